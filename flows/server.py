@@ -1,0 +1,118 @@
+"""The project's own Prefect server: local, SQLite, bound to 127.0.0.1.
+
+Without PREFECT_API_URL every `python -m flows.<stage>` would start a temporary server (~13 s each), so
+a run starts (or reuses) one server and points every stage at it. State lives in `.prefect/` inside
+the work tree. Usage: `python -m flows.server start|stop|status|url`.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = int(os.environ.get("CODER_PIPELINE_PREFECT_PORT", "4200"))
+
+
+def prefect_home(root: Path = ROOT) -> Path:
+    return Path(os.environ.get("PREFECT_HOME", root / ".prefect"))
+
+
+def api_url(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
+    return f"http://{host}:{port}/api"
+
+
+def is_healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def server_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_API_HOST=DEFAULT_HOST,
+        PREFECT_UI_ENABLED=env.get("PREFECT_UI_ENABLED", "true"),
+        PREFECT_LOGGING_LEVEL=env.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+    )
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+def start(port: int = DEFAULT_PORT, home: Path | None = None, timeout_s: float = 120.0) -> str:
+    """Start a server in the background unless one already answers on the port; return its API URL."""
+    url = api_url(port=port)
+    if is_healthy(url):
+        return url
+    home = home or prefect_home()
+    home.mkdir(parents=True, exist_ok=True)
+    log = open(home / f"server-{port}.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", DEFAULT_HOST, "--port", str(port),
+         "--analytics-off", "--log-level", "WARNING"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=server_env(home),
+        start_new_session=True,
+    )
+    (home / f"server-{port}.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if is_healthy(url):
+            return url
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited with {proc.returncode}; see {home}/server-{port}.log")
+        time.sleep(0.5)
+    proc.terminate()
+    raise TimeoutError(f"prefect server did not become healthy on {url} within {timeout_s:.0f}s")
+
+
+def stop(port: int = DEFAULT_PORT, home: Path | None = None) -> bool:
+    pid_file = (home or prefect_home()) / f"server-{port}.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+    except (ProcessLookupError, ValueError, PermissionError):
+        pass
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def ensure_api_url() -> str:
+    """The API URL stages should use: PREFECT_API_URL if set, else the project's local server (started if needed)."""
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        return url
+    url = start()
+    os.environ["PREFECT_API_URL"] = url
+    return url
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[0] if argv else "status"
+    if cmd == "start":
+        print(start())
+    elif cmd == "stop":
+        print("stopped" if stop() else "no server started by this project")
+    elif cmd == "url":
+        print(api_url())
+    elif cmd == "status":
+        url = api_url()
+        print(f"{url}: {'healthy' if is_healthy(url) else 'not reachable'}")
+    else:
+        print(f"usage: python -m flows.server start|stop|status|url", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Plain helpers shared by every stage: atomic IO, params, stable hashing. No Prefect, no DVC."""
