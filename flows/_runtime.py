@@ -34,6 +34,8 @@ def run_stage(flow_obj: Any, **kwargs: Any) -> int:
         url = ensure_api_url()
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
+        params = load_params()
+        flow_obj = flow_obj.with_options(task_runner=task_runner_from_params(params))
         with temporary_settings(updates={PREFECT_API_URL: url}):
             flow_obj(**kwargs)
     except ParamError as exc:

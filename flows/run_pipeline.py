@@ -43,6 +43,8 @@ def ensure_dvc() -> None:
 
 def main() -> int:
     started = time.monotonic()
+    # dvc.yaml's commands run `python -m flows.<stage>`: make that this environment's interpreter
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     url = ensure_api_url()
     ensure_dvc()
     env_note = f"PREFECT_API_URL={url}"

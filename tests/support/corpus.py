@@ -51,9 +51,9 @@ def c_repo() -> dict[str, str]:
         "src/main.c": '#include <stdio.h>\n#include "mathx.h"\n\nint main(void) {\n'
                       '    printf("%d\\n", mathx_add(2, 3));\n    return 0;\n}\n',
         "Makefile": "all: main\n\nmain: src/main.c src/mathx.c\n\tcc -Iinclude -o main src/main.c src/mathx.c\n",
-        "docs/index.html": "<html><head><title>mathx</title><style>body{color:red}</style></head><body>"
-                           "<p>The mathx library adds two integers together. It is written in portable C and has "
-                           "no dependencies beyond the standard library of the compiler.</p></body></html>\n",
+        "docs/index.html": "<html>\n<head><title>mathx</title>\n<style>body{color:red}</style></head>\n<body>\n"
+                           "<p>The mathx library adds two integers together.\nIt is written in portable C and has "
+                           "no dependencies\nbeyond the standard library of the compiler.</p>\n</body>\n</html>\n",
         "docs/layout.html": "<div><div><div><span></span></div></div></div>" * 3 + "\n",  # too little visible text
         "data.xml": '<?xml version="1.0"?>\n<root><item>value</item></root>\n',
     }

@@ -1,0 +1,96 @@
+"""Filter one data/raw shard: kept rows to data/filtered, one decision per file to data/filter_decisions.
+
+The per-shard unit the flow fans out to worker processes: arguments are paths and the (picklable)
+Config, the result a JSON-serialisable stats dict that `metrics.aggregate` sums.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from tasks.common.io import read_parquet, write_parquet
+from tasks.filter.config import Config
+from tasks.filter.rules import decide_column
+
+REQUIRED_COLUMNS = ("repo", "path", "lang", "size", "content")
+DECISIONS_SCHEMA = pa.schema([
+    ("repo", pa.string()),
+    ("path", pa.string()),
+    ("lang", pa.string()),
+    ("size", pa.int64()),
+    ("kept", pa.bool_()),
+    ("reason", pa.string()),
+])
+UNKNOWN_LANGUAGE = "(unknown)"  # metrics key for lang null
+
+
+def decide_table(table: pa.Table, cfg: Config, supported: frozenset[str] | None = None) -> list[str | None]:
+    """Drop reason of every row of a data/raw table (None = kept), chunk by chunk (zero-copy)."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise ValueError(f"not a data/raw table: missing column(s) {', '.join(missing)}")
+    supported = cfg.supported() if supported is None else supported
+    langs = table.column("lang").to_pylist()
+    skips = table.column("skip_reason").to_pylist() if "skip_reason" in table.column_names else [None] * len(langs)
+    reasons: list[str | None] = []
+    for chunk in table.column("content").chunks:
+        a, b = len(reasons), len(reasons) + len(chunk)
+        reasons.extend(decide_column(chunk, langs[a:b], cfg, skips[a:b], supported))
+    return reasons
+
+
+def shard_stats(langs: list[str | None], sizes: list[int], reasons: list[str | None]) -> dict[str, Any]:
+    """Counts of one shard: totals, drops by reason, totals by language (all in files and bytes)."""
+    stats: dict[str, Any] = {"files_in": 0, "bytes_in": 0, "files_kept": 0, "bytes_kept": 0,
+                             "drops": {}, "by_language": {}}
+    for lang, size, reason in zip(langs, sizes, reasons):
+        size = int(size or 0)
+        per_lang = stats["by_language"].setdefault(
+            lang if lang is not None else UNKNOWN_LANGUAGE,
+            {"files_in": 0, "bytes_in": 0, "files_kept": 0, "bytes_kept": 0})
+        stats["files_in"] += 1
+        stats["bytes_in"] += size
+        per_lang["files_in"] += 1
+        per_lang["bytes_in"] += size
+        if reason is None:
+            stats["files_kept"] += 1
+            stats["bytes_kept"] += size
+            per_lang["files_kept"] += 1
+            per_lang["bytes_kept"] += size
+        else:
+            drop = stats["drops"].setdefault(reason, {"files": 0, "bytes": 0})
+            drop["files"] += 1
+            drop["bytes"] += size
+    stats["drops"] = dict(sorted(stats["drops"].items()))
+    stats["by_language"] = dict(sorted(stats["by_language"].items()))
+    return stats
+
+
+def filter_shard(in_path: str, out_path: str, decisions_path: str, cfg: Config) -> dict[str, Any]:
+    """Write the kept rows of `in_path` (same schema, same order) and its decisions; return stats."""
+    started = time.perf_counter()
+    table = read_parquet(in_path)
+    reasons = decide_table(table, cfg)
+    kept = pa.array([r is None for r in reasons], type=pa.bool_())
+    write_parquet(table.filter(kept), out_path)
+
+    langs = table.column("lang").to_pylist()
+    sizes = table.column("size").to_pylist()
+    decisions = pa.table({
+        "repo": table.column("repo").cast(pa.string()),
+        "path": table.column("path").cast(pa.string()),
+        "lang": table.column("lang").cast(pa.string()),
+        "size": table.column("size").cast(pa.int64()),
+        "kept": kept,
+        "reason": pa.array(reasons, type=pa.string()),
+    }, schema=DECISIONS_SCHEMA)
+    write_parquet(decisions, decisions_path)
+
+    stats = shard_stats(langs, sizes, reasons)
+    stats["shard"] = Path(in_path).name
+    stats["seconds"] = round(time.perf_counter() - started, 6)
+    return stats
+
