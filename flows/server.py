@@ -49,8 +49,10 @@ def server_env(home: Path) -> dict[str, str]:
     return env
 
 
-def start(port: int = DEFAULT_PORT, home: Path | None = None, timeout_s: float = 120.0) -> str:
-    """Start a server in the background unless one already answers on the port; return its API URL."""
+def start(port: int = DEFAULT_PORT, home: Path | None = None, timeout_s: float = 120.0, wait: bool = True) -> str:
+    """Start a server in the background unless one already answers on the port; return its API URL.
+
+    With wait=False it returns at once (call `wait_healthy` before using it)."""
     url = api_url(port=port)
     if is_healthy(url):
         return url
@@ -64,14 +66,22 @@ def start(port: int = DEFAULT_PORT, home: Path | None = None, timeout_s: float =
         start_new_session=True,
     )
     (home / f"server-{port}.pid").write_text(str(proc.pid))
+    if wait:
+        wait_healthy(url, timeout_s, proc=proc, log=home / f"server-{port}.log")
+    return url
+
+
+def wait_healthy(url: str, timeout_s: float = 120.0, proc: subprocess.Popen | None = None,
+                 log: Path | None = None) -> str:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if is_healthy(url):
             return url
-        if proc.poll() is not None:
-            raise RuntimeError(f"prefect server exited with {proc.returncode}; see {home}/server-{port}.log")
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited with {proc.returncode}; see {log}")
         time.sleep(0.5)
-    proc.terminate()
+    if proc is not None:
+        proc.terminate()
     raise TimeoutError(f"prefect server did not become healthy on {url} within {timeout_s:.0f}s")
 
 

@@ -1,5 +1,7 @@
 """Test session setup: one real local Prefect server (SQLite, 127.0.0.1, a free port) for the whole run.
 
+Tests that talk to Prefect (flows, artifacts, `dvc repro` of stages) take the `prefect_api_url` fixture.
+
 It is started in pytest_configure, before any test module imports prefect, because Prefect reads
 PREFECT_API_URL once at import time.
 """
@@ -34,7 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PREFECT_HOME"] = str(home)
     from flows import server
 
-    url = server.start(port=port, home=home, timeout_s=180)
+    # started now, waited for only by tests that need it (the prefect_api_url fixture)
+    url = server.start(port=port, home=home, wait=False)
     os.environ["PREFECT_API_URL"] = url
     _state.update(home=home, port=port, url=url)
 
@@ -51,4 +54,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def prefect_api_url() -> str:
     if "url" not in _state:
         pytest.skip("no Prefect server in this session")
-    return str(_state["url"])
+    from flows import server
+
+    return server.wait_healthy(str(_state["url"]), timeout_s=240)

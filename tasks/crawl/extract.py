@@ -20,8 +20,9 @@ import stat
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Iterator, NamedTuple
+from typing import IO, NamedTuple
 
 from tasks.crawl.content import SNIFF_BYTES
 

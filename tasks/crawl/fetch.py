@@ -18,12 +18,14 @@ import hashlib
 import json
 import os
 import random
+import re
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -46,8 +48,19 @@ class FetchPolicy:
     seed: int = 0
 
 
+_USERINFO = re.compile(r"(//)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """Hide `user:password@` in URLs: index URLs may carry credentials, messages end up in tables."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
 class FetchError(Exception):
     """A download failed for good (HTTP 4xx, retries or time exhausted, checksum never matched)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
 
 
 class Digest(NamedTuple):
@@ -59,7 +72,7 @@ class Digest(NamedTuple):
         return hashlib.new(self.algo, data).hexdigest() == self.value
 
     @staticmethod
-    def from_integrity(integrity: str) -> "Digest | None":
+    def from_integrity(integrity: str) -> Digest | None:
         """npm/SRI `integrity` ("sha512-<base64> ..."): the strongest listed hash."""
         best: Digest | None = None
         rank = {"sha1": 0, "sha256": 1, "sha384": 2, "sha512": 3}

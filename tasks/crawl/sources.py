@@ -35,6 +35,7 @@ DEFAULT_PYPI_INDEX = "https://pypi.org/simple"
 DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SDIST_EXTS = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar")  # preference order
+_SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 _NPM_NAME = re.compile(r"^(@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*$", re.IGNORECASE)
 
 
@@ -236,8 +237,7 @@ def pypi_artifact(name: str, version: str, client: HttpClient, index_url: str | 
         content_type = "text/html"
     else:
         page_url = f"{index}/{canon}/"
-        fetched = client.get(page_url, headers={
-            "Accept": "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"})
+        fetched = client.get(page_url, headers={"Accept": _SIMPLE_ACCEPT})
         content_type = fetched.headers.get("Content-Type", "")
     files: list[dict[str, Any]] = []
     if "json" in content_type:

@@ -1,7 +1,7 @@
 """Fixtures for the crawl tests (helpers live in crawl_testutil.py)."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from crawl_testutil import ScriptedServer

@@ -168,3 +168,10 @@ def test_parse_retry_after():
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_credentials_in_urls_never_reach_error_messages(server):
+    url = server.url.replace("http://", "http://user:s3cret@") + "/missing"
+    with pytest.raises(FetchError) as err:
+        HttpClient(FAST).get(url)
+    assert "s3cret" not in str(err.value) and "***@" in str(err.value)

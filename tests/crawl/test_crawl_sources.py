@@ -123,13 +123,15 @@ def test_pypi_missing_version_quarantines(tmp_path, monkeypatch):
 
 
 def test_pypi_json_api_over_http(server):
-    server.add("/simple/demo-pkg/", Reply(200, json.dumps({"meta": {"api-version": "1.1"}, "name": "demo-pkg", "files": [
+    doc = {"meta": {"api-version": "1.1"}, "name": "demo-pkg", "files": [
         {"filename": "demo_pkg-1.0-py3-none-any.whl", "url": "/files/w.whl", "hashes": {}},
         {"filename": "demo_pkg-1.0.zip", "url": "/files/demo_pkg-1.0.zip", "hashes": {}},
         {"filename": "demo_pkg-1.0.tar.gz", "url": "../../files/demo_pkg-1.0.tar.gz", "hashes": {"sha256": SHA},
          "upload-time": "2023-01-05T10:00:00.000000Z"},
         {"filename": "demo_pkg-1.0.1.tar.gz", "url": "/files/x", "hashes": {}},
-    ]}).encode(), headers={"Content-Type": "application/vnd.pypi.simple.v1+json"}))
+    ]}
+    server.add("/simple/demo-pkg/", Reply(200, json.dumps(doc).encode(),
+                                          headers={"Content-Type": "application/vnd.pypi.simple.v1+json"}))
     client = HttpClient(FetchPolicy(retries=0))
     art = sources.pypi_artifact("demo.pkg", "1.0", client, server.url + "/simple")
     assert art.url == server.url + "/files/demo_pkg-1.0.tar.gz"
