@@ -12,7 +12,7 @@ from tests.support.corpus import make_git_corpus
 from tests.support.project import dvc, lock_hashes, make_project
 
 pytestmark = pytest.mark.e2e
-STAGES = ["crawl", "filter"]
+STAGES = ["crawl", "filter", "order", "dedup"]
 
 
 def corpus_params(specs: list[dict], cache: Path) -> dict:
@@ -48,6 +48,25 @@ def test_repro_crawl_filter_end_to_end(tmp_path: Path, git_specs: list[dict], pr
     assert reason[("crepo", "docs/index.html")] is None
     assert reason[("crepo", "docs/layout.html")] is not None
     assert all(d["kept"] == (d["reason"] is None) for d in decisions)
+
+    # order: each file comes after the files it imports; the repo's import graph is one sample
+    samples = pq.read_table(a / "data/ordered").to_pylist()
+    core = next(s for s in samples if s["repo"].startswith("git/pyrepo@") and "pkg/core.py" in s["files"])
+    files = core["files"]
+    assert files.index("pkg/util.py") < files.index("pkg/core.py")
+    assert files.index("pkg/helpers.py") < files.index("pkg/core.py")
+    assert files.index("pkg/core.py") < files.index("pkg/__init__.py")
+    assert core["text"].startswith("# pkg/")
+    c = next(s for s in samples if s["repo"].startswith("git/crepo@") and "src/main.c" in s["files"])
+    assert c["files"].index("include/mathx.h") < c["files"].index("src/main.c")
+
+    # dedup: the fork is a near-duplicate, exactly one of the pair survives, whole repos only
+    dedup = json.loads((a / "metrics/dedup.json").read_text())
+    assert dedup["repos_dropped"] == 1
+    (dropped,) = dedup["dropped"]
+    assert {dropped["repo"].split("@")[0], dropped["kept_repo"].split("@")[0]} == {"git/pyrepo", "git/pyrepo-fork"}
+    deduped_repos = set(pq.read_table(a / "data/deduped", columns=["repo"]).column("repo").to_pylist())
+    assert dropped["repo"] not in deduped_repos and len(deduped_repos) == 3
 
     kept = pq.read_table(a / "data/filtered").num_rows
     filt = json.loads((a / "metrics/filter.json").read_text())
