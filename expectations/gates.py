@@ -23,7 +23,8 @@ DOCS_DIR = "data_docs"
 class GateResult:
     success: bool
     name: str
-    results: list[dict[str, Any]] = field(default_factory=list)  # expectation, column, condition, observed, bounds, success
+    # one dict per expectation: expectation, column, condition, observed, bounds, success
+    results: list[dict[str, Any]] = field(default_factory=list)
     docs_path: str | None = None
 
     def failures(self) -> list[dict[str, Any]]:

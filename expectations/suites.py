@@ -82,7 +82,8 @@ def language_mix(share_bounds: Mapping[str, Any], supported: Iterable[str], shar
     supported = sorted(set(supported))
     default = _band(share_bounds.get("default", (0.0, 1.0)), "default")
     listed = {lang: _band(band, lang) for lang, band in share_bounds.items() if lang != "default"}
-    present = sorted({v for v in shares_table["lang"].tolist() if isinstance(v, str)}) if shares_table is not None else []
+    langs = shares_table["lang"].tolist() if shares_table is not None else []
+    present = sorted({v for v in langs if isinstance(v, str)})
 
     out = [
         expectation("expect_column_values_to_not_be_null", column="lang"),
