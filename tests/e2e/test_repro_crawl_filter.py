@@ -21,7 +21,8 @@ def corpus_params(specs: list[dict], cache: Path) -> dict:
         "crawl": {"manifest": None, "sources": specs, "n_shards": 2, "cache_dir": str(cache)},
         "filter": {"gate": {"pass_rate_bytes": {"min": 0.2, "max": 0.95},
                             "pass_rate_files": {"min": 0.2, "max": 0.95},
-                            "language_share": {"default": [0.0, 0.9]}}},
+                            "language_share": {"default": [0.0, 0.9], "Python": [0.0, 1.0], "C": [0.0, 1.0],
+                                               "JavaScript": [0.0, 1.0]}}},
     }
 
 
