@@ -1,0 +1,163 @@
+"""The pack stage: clean shards (+ optional text corpora) -> data/packed/{train,val,cooldown}/.
+
+    units = plan_units(...)                        # one per clean shard / text file
+    stats = [encode_unit(u, tok, work, cfg) ...]   # phase 1, parallel (process pool or the lead's fan-out)
+    metrics = finish(units, stats, tok, work, out, cfg)   # mixture plan + packing, sequential I/O
+
+`pack()` runs all three. Output bytes are identical for any worker count: each unit's files depend
+only on its input, and phase 2 reads them in a fixed order.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tasks.common.hashing import sha256_hex
+from tasks.common.io import atomic_dir, list_shards
+from tasks.pack.assemble import order_salt, write_split
+from tasks.pack.config import SOURCES, Config
+from tasks.pack.encode import SPLITS, encode_unit, load_tokenizer, plan_units, unit_files
+from tasks.pack.format import dtype_for_vocab
+from tasks.pack.mixture import copies, plan_mixture
+from tasks.tokenizer.special import special_ids
+
+WORK_DIR = ".work"
+
+
+def _init_worker(threads: int) -> None:
+    # Before the first encode in this process: rayon reads it when it builds its pool. Keeps
+    # workers x threads at the core count instead of workers x cores.
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+
+
+def run_units(units: list[dict[str, Any]], tokenizer_path: str, work_dir: str, cfg: Config,
+              workers: int) -> list[dict[str, Any]]:
+    if workers <= 1 or len(units) <= 1:
+        return [encode_unit(u, tokenizer_path, work_dir, cfg) for u in units]
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = mp.get_context("spawn")  # no fork after tokenizers/pyarrow threads exist
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        futures = [pool.submit(encode_unit, u, tokenizer_path, work_dir, cfg) for u in units]
+        return [f.result() for f in futures]
+
+
+def finish(units: list[dict[str, Any]], unit_stats: list[dict[str, Any]], tokenizer_path: str,
+           work_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Config) -> dict[str, Any]:
+    """Plan the mixtures from the encoded units and write train/val(/cooldown) under out_dir."""
+    tok = load_tokenizer(str(tokenizer_path))
+    vocab = tok.get_vocab_size()
+    dtype = dtype_for_vocab(vocab)
+    n_buckets = max(1, sum(u["kind"] == "clean" for u in units))
+    paths = {u["index"]: unit_files(work_dir, u["index"]) for u in units}
+
+    def load_index(ui: int) -> np.ndarray:
+        return np.load(paths[ui][1], mmap_mode="r")
+
+    def load_tokens(ui: int) -> np.ndarray:
+        p = paths[ui][0]
+        if p.stat().st_size == 0:
+            return np.zeros(0, dtype=dtype)
+        return np.memmap(p, dtype=dtype.newbyteorder("<"), mode="r")
+
+    def loader():
+        return (load_index(u["index"]) for u in units)
+
+    plans: dict[str, dict[str, Any]] = {}
+    for si, split in enumerate(SPLITS):
+        plans[split] = plan_mixture(loader, lambda ix, si=si: ix["split"] == si, "mix", cfg.mixture, None)
+    common = {
+        "special_ids": special_ids(tok).as_dict(), "add_bos": cfg.add_bos,
+        "tokenizer_sha256": sha256_hex(Path(tokenizer_path).read_bytes()), "seed": cfg.seed,
+        "fim_rate": cfg.fim_rate, "fim_spm_rate": cfg.fim_spm_rate, "val_ratio": cfg.val_ratio,
+    }
+    headers: dict[str, dict[str, Any]] = {}
+    for si, split in enumerate(SPLITS):
+        plan = plans[split]
+        headers[split] = write_split(
+            Path(out_dir) / split, units=units, load_index=load_index, load_tokens=load_tokens,
+            n_buckets=n_buckets,
+            copies_of=lambda ix, si=si, plan=plan: copies(ix, "mix", plan["sources"]) * (ix["split"] == si),
+            seq_len=cfg.seq_len, dtype=dtype, shard_tokens=cfg.shard_tokens, salt=order_salt(cfg.seed, split),
+            mixture_plan=plan, header_extra={**common, "split": split}, vocab_size=vocab)
+    if cfg.cooldown.enabled:
+        train_tokens = sum(headers["train"]["tokens_by_source"].values())
+        pool = lambda ix: (ix["split"] == 0) & (ix["hq"] == 1)  # noqa: E731
+        plan = plan_mixture(loader, pool, "cool", cfg.cooldown.mixture, int(round(cfg.cooldown.fraction * train_tokens)))
+        plans["cooldown"] = plan
+        headers["cooldown"] = write_split(
+            Path(out_dir) / "cooldown", units=units, load_index=load_index, load_tokens=load_tokens,
+            n_buckets=n_buckets,
+            copies_of=lambda ix: copies(ix, "cool", plan["sources"]) * pool(ix),
+            seq_len=cfg.seq_len, dtype=dtype, shard_tokens=cfg.shard_tokens, salt=order_salt(cfg.seed, "cooldown"),
+            mixture_plan=plan, header_extra={**common, "split": "cooldown",
+                                             "cooldown": {"languages": list(cfg.cooldown.languages),
+                                                          "repos": list(cfg.cooldown.repos),
+                                                          "fraction": cfg.cooldown.fraction}},
+            vocab_size=vocab)
+    return aggregate(unit_stats, headers)
+
+
+def aggregate(unit_stats: list[dict[str, Any]], headers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """metrics/pack.json: input counts (per split and source, before mixture sampling), and per
+    written split: sequences, tokens, achieved vs requested mixture, FIM counts."""
+    skipped: dict[str, int] = {}
+    inp: dict[str, Any] = {split: {"docs": {s: 0 for s in SOURCES}, "tokens": {s: 0 for s in SOURCES},
+                                   "fim": {"plain": 0, "psm": 0, "spm": 0}} for split in SPLITS}
+    for st in unit_stats:
+        for reason, n in st["skipped"].items():
+            skipped[reason] = skipped.get(reason, 0) + n
+        for split in SPLITS:
+            for key in ("docs", "tokens", "fim"):
+                for k, v in st["by_split"][split][key].items():
+                    inp[split][key][k] += v
+    enc_s = sum(st["encode_seconds"] for st in unit_stats)
+    tokens = sum(st["tokens"] for st in unit_stats)
+    out: dict[str, Any] = {
+        "input": {"units": len(unit_stats), "docs": sum(st["docs"] for st in unit_stats),
+                  "bytes": sum(st["bytes"] for st in unit_stats), "tokens": tokens,
+                  "skipped": dict(sorted(skipped.items())), **inp},
+        "encode": {"seconds": round(enc_s, 3), "tokens_per_second": round(tokens / enc_s, 1) if enc_s else None},
+        "splits": {},
+    }
+    for split, h in headers.items():
+        out["splits"][split] = {
+            "sequences": h["n_sequences"], "tokens": h["n_tokens"], "documents": h["documents"],
+            "documents_by_source": h["documents_by_source"],
+            "tokens_by_source": h["tokens_by_source"], "tail_tokens_dropped": h["tail_tokens_dropped"],
+            "mixture": h["mixture"], "fim": h["fim"], "shards": len(h["shards"]),
+        }
+    first = next(iter(headers.values()), {})
+    out["dtype"] = first.get("dtype")
+    out["seq_len"] = first.get("seq_len")
+    out["vocab_size"] = first.get("vocab_size")
+    return out
+
+
+def pack(clean_dir: str | os.PathLike, tokenizer_path: str | os.PathLike, out_dir: str | os.PathLike,
+         cfg: Config, workers: int | None = None) -> dict[str, Any]:
+    """The whole stage. `workers` (default cfg.workers) processes encode the units in parallel; the
+    output replaces out_dir atomically (train/, val/, cooldown/ with header.json each)."""
+    workers = cfg.workers if workers is None else workers
+    t0 = time.perf_counter()
+    clean = [str(p) for p in list_shards(clean_dir)]
+    if not clean and not cfg.text_sources:
+        raise FileNotFoundError(f"{clean_dir}: no clean shards and no text sources to pack")
+    units = plan_units(clean, cfg)
+    with atomic_dir(out_dir) as building:
+        work = building / WORK_DIR
+        work.mkdir()
+        stats = run_units(units, str(tokenizer_path), str(work), cfg, workers)
+        metrics = finish(units, stats, str(tokenizer_path), work, building, cfg)
+        shutil.rmtree(work)
+    metrics["seconds"] = round(time.perf_counter() - t0, 3)
+    metrics["workers"] = workers
+    return metrics
