@@ -21,11 +21,11 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 ## System packages the tests use where the machine allows (root + apt): a real Redis server for the
-## shared dedup index. Without it those tests skip with a reason.
+## shared dedup index, Debian's chromium for the browser tests. Without them those tests skip with a reason.
 system-deps:
-	@command -v redis-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) ; } || \
-	  echo "note: redis-server not available; Redis-backed tests will be skipped"
+	@{ command -v redis-server && command -v chromium; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium >/dev/null) ; } || \
+	  echo "note: redis-server/chromium not available; Redis and browser tests will be skipped"
 
 ## make run: start (or reuse) the local Prefect server, make sure DVC and its local remote exist,
 ## reproduce the whole pipeline with `dvc repro`, push artifacts to the remote, print where to look.

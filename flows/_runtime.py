@@ -175,6 +175,10 @@ def run_gate(name: str, df: Any, expectations: list[Any]) -> Any:
     publish_table(f"{name}-gate", [
         {"expectation": r.get("expectation"), "observed": str(r.get("observed")), "bounds": str(r.get("bounds")),
          "success": r.get("success")} for r in result.results], f"Gate {name}: {'passed' if result.success else 'FAILED'}")
+    if not result.success:  # an event the notify-and-pause automation (infra/automations.py) listens for
+        from expectations.events import emit_gate_failed
+
+        emit_gate_failed(result, stage=name)
     enforce(result)
     return result
 

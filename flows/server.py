@@ -36,12 +36,13 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def server_env(home: Path) -> dict[str, str]:
+def server_env(home: Path, port: int = DEFAULT_PORT) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         PREFECT_HOME=str(home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_API_HOST=DEFAULT_HOST,
+        PREFECT_UI_API_URL=api_url(port=port),  # the UI must call this server, not the default port
         PREFECT_UI_ENABLED=env.get("PREFECT_UI_ENABLED", "true"),
         PREFECT_LOGGING_LEVEL=env.get("PREFECT_LOGGING_LEVEL", "WARNING"),
     )
@@ -62,7 +63,7 @@ def start(port: int = DEFAULT_PORT, home: Path | None = None, timeout_s: float =
     proc = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", DEFAULT_HOST, "--port", str(port),
          "--analytics-off", "--log-level", "WARNING"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=server_env(home),
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=server_env(home, port),
         start_new_session=True,
     )
     (home / f"server-{port}.pid").write_text(str(proc.pid))
