@@ -32,14 +32,30 @@ def split_timings(node: Any, prefix: str = "") -> dict[str, float]:
     return found
 
 
-@task(name="evaluate-checkpoint", cache_policy=NO_CACHE)
-def evaluate_task(model_dir: str, params_path: str, out_dir: str) -> dict[str, Any]:
-    from tasks.evaluate import config_from_params, evaluate
+@task(name="benchmark", cache_policy=NO_CACHE, task_run_name="benchmark-{name}")
+def benchmark_task(model_dir: str, name: str, cfg: Any, out_dir: str) -> dict[str, Any]:
+    """One benchmark, its own task run in the UI (the model is loaded once per process and reused)."""
+    from tasks.evaluate import run_benchmark
+
+    stats = run_benchmark(model_dir, name, cfg, out_dir)
+    shown = {k: stats[k] for k in ("pass@k", "exact_match", "perplexity", "n_problems", "n", "skipped", "error")
+             if k in stats}
+    print(f"{name}: {shown} ({stats.get('seconds')} s)")
+    return stats
+
+
+def evaluate_checkpoint(model_dir: str, params_path: str, out_dir: str) -> dict[str, Any]:
+    from tasks.evaluate import aggregate, config_from_params, sandbox_support
+    from tasks.evaluate.harness import sandbox_limits
 
     settings = dict(section(load_params(params_path), "evaluate"))
     settings.pop("model_dir", None)  # the flow's key: which checkpoint to evaluate
     cfg = config_from_params(settings)
-    return evaluate(model_dir, cfg, out_dir)
+    stats = [benchmark_task(model_dir, name, cfg, out_dir) for name in cfg.benchmarks]
+    metrics = aggregate(stats)
+    if any(b in cfg.benchmarks for b in ("humaneval", "mbpp")) or cfg.fim.mode == "exec":
+        metrics["sandbox"] = list(sandbox_support(sandbox_limits(cfg)))
+    return metrics
 
 
 @flow(name="evaluate", log_prints=True)
@@ -48,7 +64,7 @@ def evaluate_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     params = load_params(params_path)
     model_dir = get(params, "evaluate.model_dir", default=None, kind=str) or MODEL_DIR
     with atomic_dir(OUT_DIR) as out:
-        metrics = evaluate_task(model_dir, params_path, str(out))
+        metrics = evaluate_checkpoint(model_dir, params_path, str(out))
     timings = split_timings(metrics)
     write_metrics("eval", metrics)
     write_timings("evaluate", {"seconds": elapsed(), **timings})

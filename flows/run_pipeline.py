@@ -31,8 +31,11 @@ def dvc(*args: str, check: bool = True, capture: bool = False) -> subprocess.Com
 
 def ensure_dvc() -> None:
     """DVC project and a local remote inside the work tree (nothing is written outside it)."""
-    if not (ROOT / ".git").exists():
+    if not (ROOT / ".git").exists():  # a copy without git: DVC and dvclive need a repository with a commit
         sh("git", "init", "-q")
+        sh("git", "add", "-A")
+        sh("git", "-c", "user.name=coder-pipeline", "-c", "user.email=run@coder-pipeline.invalid",
+           "commit", "-q", "-m", "initial snapshot")
     if not (ROOT / ".dvc").exists():
         dvc("init", "-q")
     remotes = dvc("remote", "list", capture=True).stdout

@@ -46,6 +46,11 @@ def make_project(dest: Path, params: dict[str, Any] | None = None, stages: list[
     (dest / ".gitignore").write_text((ROOT / ".gitignore").read_text())
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=dest, check=True)
+    # a first commit, as in a real clone (dvclive reads the baseline revision of the repo)
+    git_env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
+                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid")
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True, env=git_env)
+    subprocess.run(["git", "commit", "-q", "-m", "project copy"], cwd=dest, check=True, env=git_env)
     return dest
 
 
