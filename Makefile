@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install system-deps run test bench audit server stop
+.PHONY: install system-deps run test soak bench audit server stop
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,11 @@ run: install
 
 ## make test: the whole test suite (unit, stage and end-to-end `dvc repro` on generated corpora).
 test: install system-deps
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m "not soak"
+
+## make soak: the long robustness runs (SIGKILL and rerun, hostile corpus, the two-run audit, every stage's bad params)
+soak: install system-deps
+	$(PY) -m pytest -q -p no:cacheprovider -m soak tests/robustness
 
 bench: install
 	$(PY) -m benchmarks.run

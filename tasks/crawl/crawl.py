@@ -20,7 +20,7 @@ from tasks.common.io import list_shards, shard_name, write_parquet
 from tasks.crawl.config import Config
 from tasks.crawl.content import decode
 from tasks.crawl.extract import ArchiveFile, Rejection, iter_archive, iter_directory
-from tasks.crawl.fetch import BlobCache, Digest, HttpClient, fetch_cached
+from tasks.crawl.fetch import BlobCache, Digest, HttpClient, fetch_cached, redact
 from tasks.crawl.languages import detect_language
 from tasks.crawl.sources import (
     Artifact,
@@ -108,6 +108,11 @@ def _provisional_id(spec: Any) -> str:
         return "invalid/" + json.dumps(spec, sort_keys=True, default=str)[:200]
 
 
+def _printable(name: str) -> str:
+    """Member names may hold undecodable bytes (as surrogates); Parquet strings must be valid UTF-8."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def crawl_source(spec: dict[str, Any], cfg: Config, cache_dir: str | None = None) -> dict[str, Any]:
     """Fetch, extract and decode one source. Returns {repo, source, spec, rows, rejected, error, stats}."""
     cache_dir = cache_dir or cfg.cache_dir
@@ -148,12 +153,12 @@ def crawl_source(spec: dict[str, Any], cfg: Config, cache_dir: str | None = None
                 meta[key] = spec[key]
         meta.pop("filename", None)
         result["rows"] = _rows(repo, kind, files, meta)
-        result["rejected"] = sorted(({"repo": repo, "member": r.member, "reason": r.reason} for r in rejected),
+        result["rejected"] = sorted(({"repo": repo, "member": _printable(r.member), "reason": r.reason} for r in rejected),
                                     key=lambda d: (d["member"], d["reason"]))
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # quarantine: a broken package must not stop the crawl
-        result.update(rows=[], rejected=[], error=f"{type(exc).__name__}: {exc}")
+        result.update(rows=[], rejected=[], error=redact(f"{type(exc).__name__}: {exc}"))
     return result
 
 
@@ -166,7 +171,7 @@ def _dedupe(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[d
     kept: dict[str, dict[str, Any]] = {}
     quarantine: list[dict[str, Any]] = []
     for res in results:
-        spec_json = json.dumps(res.get("spec"), sort_keys=True, default=str)
+        spec_json = redact(json.dumps(res.get("spec"), sort_keys=True, default=str))  # URLs may carry user:password@
         if res.get("error"):
             quarantine.append({"repo": res["repo"], "spec": spec_json, "error": res["error"]})
         elif res["repo"] in kept:
