@@ -15,7 +15,6 @@ from tasks.common.params import load_params, section
 from tasks.quality import Config, aggregate, build_benchmark_index, config_from_params, contamination_rows, quality_shard
 
 IN_DIR, OUT_DIR, DECISIONS_DIR = "data/deduped", "data/clean", "data/quality_decisions"
-INDEX_CACHE = ".cache/quality"
 
 
 @task(name="quality-shard", cache_policy=NO_CACHE)
@@ -27,7 +26,7 @@ def quality_shard_task(in_path: str, out_path: str, decisions_path: str, cfg: Co
 def quality_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     elapsed = timed()
     cfg = config_from_params(section(load_params(params_path), "quality"))
-    index_path = str(build_benchmark_index(cfg, INDEX_CACHE))
+    index_path = str(build_benchmark_index(cfg, cfg.decontam.cache_dir))
     shards = list_shards(IN_DIR)
     with atomic_dir(OUT_DIR) as out, atomic_dir(DECISIONS_DIR) as decisions:
         calls = [(str(s), str(out / s.name), str(decisions / s.name), cfg, index_path) for s in shards]
