@@ -25,9 +25,16 @@ def shard_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _tmp_sibling(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an artifact gets the usual permissions
     os.close(fd)
     return Path(tmp)
 
@@ -117,6 +124,7 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     for stale in final.parent.glob(f".{final.name}.building-*"):
         shutil.rmtree(stale, ignore_errors=True)
     building = Path(tempfile.mkdtemp(prefix=f".{final.name}.building-", dir=final.parent))
+    os.chmod(building, 0o777 & ~_umask())
     try:
         yield building
         old = None
