@@ -1,0 +1,13 @@
+"""Performance harness: each pipeline stage against a baseline measured in the same run on the same data.
+
+    python -m benchmarks.run [--reps 3] [--scales 1 2 4] [--rows filter pack ...]   (or `make bench`)
+
+Writes benchmarks/results.json (machine, corpus, per-row figures, targets, pass/miss, scaling fit)
+and benchmarks/RESULTS.md; scratch goes to benchmarks/results/ (git-ignored). Speed is measured
+here and never asserted by tests. Modules: config (settings, targets), corpus (inputs and replicas),
+cases (what one measurement runs, in a fresh worker process), worker, measure (repetitions, medians,
+fit), peers / peers_worker (datatrove and rensa in their own venv), rows (one function per row),
+report (RESULTS.md), notes (why a missed target is missed), run (the entry point).
+
+Importing this package imports nothing heavy: workers pay only for what their case needs.
+"""
