@@ -20,6 +20,7 @@ from tasks.common.params import load_params, number, section
 
 DATA_DIR, TOKENIZER, OUT_DIR, EXPORT_DIR, LIVE_DIR = (
     "data/packed", "models/tokenizer/tokenizer.json", "models/pretrain", "models/export", "dvclive/pretrain")
+SPEED_LOG = "reports/timings/pretrain_steps.jsonl"  # tokens/s and MFU per step (not a DVC output)
 # Throughput figures depend on the machine and its load: kept out of the DVC metrics.
 RUN_DEPENDENT = ("tokens_per_s", "mfu", "wall_time_s", "run_wall_time_s", "peak_flops_per_device",
                  "peak_flops_source", "resumed_from_step")
@@ -37,7 +38,7 @@ def train_task(params_path: str, nproc: int) -> dict[str, Any]:
     from tasks.pretrain import config_from_params, train
 
     cfg = config_from_params(section(load_params(params_path), "pretrain"))
-    return train(cfg, DATA_DIR, TOKENIZER, OUT_DIR, LIVE_DIR)
+    return train(cfg, DATA_DIR, TOKENIZER, OUT_DIR, LIVE_DIR, speed_log=SPEED_LOG)
 
 
 @task(name="export-hf", cache_policy=NO_CACHE)

@@ -40,6 +40,7 @@ from tasks.pretrain.model import ModelConfig, Transformer, count_params, flops_p
 from tasks.pretrain.schedule import PlannedPhase, locate, phase_lr, plan
 
 LOG_FILE = "train_log.jsonl"
+SPEED_KEYS = ("tokens_per_s", "mfu")
 
 
 @dataclass
@@ -252,7 +253,7 @@ def _check_tokens(x: np.ndarray, y: np.ndarray, vocab: int, split: str) -> None:
 
 def train(cfg: TrainConfig, data_dir: str | os.PathLike, tokenizer_path: str | os.PathLike,
           out_dir: str | os.PathLike, live_dir: str | os.PathLike | None = None, *,
-          stop_after: int | None = None) -> dict[str, Any]:
+          stop_after: int | None = None, speed_log: str | os.PathLike | None = None) -> dict[str, Any]:
     """Train (or resume) per `cfg`; returns the run's metrics (rank 0's are the ones to record).
 
     `stop_after` ends the run after that many global steps as if the process were killed there
@@ -309,6 +310,12 @@ def train(cfg: TrainConfig, data_dir: str | os.PathLike, tokenizer_path: str | o
         truncate_log(log_path, start_step)
         live = open_live(live_dir, start_step) if live_dir is not None else None
     log_fh = open(log_path, "a", encoding="utf-8") if rt.main else None
+    # tokens/s and MFU depend on the machine and its load: kept out of out_dir and dvclive (DVC outputs,
+    # byte-identical across runs) and appended to `speed_log` when one is given
+    speed_fh = None
+    if rt.main and speed_log is not None:
+        Path(speed_log).parent.mkdir(parents=True, exist_ok=True)
+        speed_fh = open(speed_log, "a", encoding="utf-8")
     peak, peak_source = peak_flops(rt.device, rt.amp_dtype or torch.float32, cfg.peak_flops)
 
     from tqdm import tqdm
@@ -370,11 +377,16 @@ def train(cfg: TrainConfig, data_dir: str | os.PathLike, tokenizer_path: str | o
             progress["last_loss"], progress["last_val_loss"] = last_loss, last_val
             progress["elapsed_s"] += time.perf_counter() - t0
             if rt.main:
+                speed = {k: record.pop(k) for k in SPEED_KEYS}
                 log_fh.write(json.dumps(record, sort_keys=True) + "\n")
                 log_fh.flush()
+                if speed_fh is not None:
+                    speed_fh.write(json.dumps({"step": done, **speed}, sort_keys=True) + "\n")
+                    speed_fh.flush()
+                record.update(speed)
                 if live is not None and (done % cfg.log_every == 0 or "val_loss" in record or phase_end):
                     live.step = done
-                    for key in ("loss", "lr", "tokens_per_s", "mfu"):
+                    for key in ("loss", "lr"):
                         live.log_metric(f"train/{key}", record[key])
                     if "val_loss" in record:
                         live.log_metric("val/loss", record["val_loss"])
@@ -392,6 +404,8 @@ def train(cfg: TrainConfig, data_dir: str | os.PathLike, tokenizer_path: str | o
         bar.close()
         if log_fh is not None:
             log_fh.close()
+        if speed_fh is not None:
+            speed_fh.close()
     if live is not None:
         live.end()
     run_wall = time.perf_counter() - t_start
