@@ -97,6 +97,11 @@ def make_copy(dest: Path, params: dict[str, Any], stages: list[str] | None) -> P
         shutil.copy2(ROOT / ".gitignore", dest / ".gitignore")
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=dest, check=True)
+    # a first commit, as in a real clone (dvclive reads the repository's baseline revision)
+    git_env = dict(os.environ, GIT_AUTHOR_NAME="audit", GIT_AUTHOR_EMAIL="audit@coder-pipeline.invalid",
+                   GIT_COMMITTER_NAME="audit", GIT_COMMITTER_EMAIL="audit@coder-pipeline.invalid")
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True, env=git_env)
+    subprocess.run(["git", "commit", "-q", "-m", "project copy"], cwd=dest, check=True, env=git_env)
     return dest
 
 
