@@ -35,7 +35,8 @@ def train_task(params_path: str, nproc: int) -> dict[str, Any]:
                "--out-dir", OUT_DIR, "--live-dir", LIVE_DIR, "--metrics", str(metrics_path)]
         subprocess.run(cmd, check=True)
         return json.loads(metrics_path.read_text())
-    from tasks.pretrain import config_from_params, train
+    from tasks.pretrain import config_from_params
+    from tasks.pretrain.train import train  # the submodule shadows the package-level wrapper once imported
 
     cfg = config_from_params(section(load_params(params_path), "pretrain"))
     return train(cfg, DATA_DIR, TOKENIZER, OUT_DIR, LIVE_DIR, speed_log=SPEED_LOG)

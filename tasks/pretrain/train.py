@@ -299,6 +299,7 @@ def train(cfg: TrainConfig, data_dir: str | os.PathLike, tokenizer_path: str | o
                        options=StateDictOptions(full_state_dict=True))
     if state is not None:
         start_step, consumed, progress = state["step"], dict(state["data"]["consumed"]), state["progress"]
+        progress.setdefault("elapsed_s", 0.0)  # wall time is not checkpointed: counted from this resume on
         ckpt.set_rng_state(state["rng"])
         resumed = start_step
         del state
@@ -453,7 +454,8 @@ def save(cfg: TrainConfig, mcfg: ModelConfig, raw: torch.nn.Module, opt: torch.o
                  "next_sample_per_rank": [consumed.get(planned.phase.name, 0) + r * (planned.phase.batch_size or cfg.batch_size)
                                           for r in range(rt.world)]},
         "rng": ckpt.rng_state(),
-        "progress": progress,
+        # wall-clock time stays out of the checkpoint, so the same run gives the same bytes (DVC hashes)
+        "progress": {k: v for k, v in progress.items() if k != "elapsed_s"},
         "model_config": mcfg.to_dict(),
         "rope": {"theta": raw.rope_theta, "scaling": raw.rope_scaling},
         "train_config": cfg.to_dict(),
