@@ -331,15 +331,16 @@ def _vocab_tokenizer(path: Path, vocab: int) -> None:
 def pretrain_train(section: dict[str, Any], work_dir: str, vocab: int, seq_len: int, steps: int) -> dict[str, Any]:
     """`tasks.pretrain.train` on random tokens packed at `seq_len` for `steps` + 1 steps; per-step MFU
     from its log (the first step, with its allocations and warm-up, is left out)."""
-    from tasks.pretrain import config_from_params, train
+    from tasks.pretrain import config_from_params
+    from tasks.pretrain.train import train
 
     cfg = config_from_params(section)
     work = _fresh(work_dir)
     _synthetic_packed(work / "data", vocab, seq_len, n_seq=cfg.batch_size * (steps + 1) * cfg.grad_accum + 1)
     _vocab_tokenizer(work / "tokenizer.json", vocab)
     with Clock() as clock:
-        metrics = train(cfg, work / "data", work / "tokenizer.json", work / "out")
-    log = [json.loads(line) for line in (work / "out" / "train_log.jsonl").read_text().splitlines()]
+        metrics = train(cfg, work / "data", work / "tokenizer.json", work / "out", speed_log=work / "speed.jsonl")
+    log = [json.loads(line) for line in (work / "speed.jsonl").read_text().splitlines()]
     timed = log[1:] or log
     shutil.rmtree(work, ignore_errors=True)
     return clock.result(

@@ -2,7 +2,11 @@
 deployment paused. Runs against the session's Prefect server (its triggers and actions services)."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -91,10 +95,27 @@ def _nightly(client):
         return client.read_deployment_by_name("refresh/nightly-refresh"), True
 
 
+# A failing stage emits the event from its own process (python -m flows.<stage>): so does the test, which
+# also keeps it independent of event-client state left in the pytest process by earlier tests.
+EMIT = """
+import json, sys
+from expectations.events import emit_gate_failed
+from expectations.gates import GateResult
+event = emit_gate_failed(GateResult(**json.loads(sys.argv[1])), stage="filter")
+print(json.dumps({"id": str(event.id), "event": event.event} if event is not None else None))
+"""
+
+
+def emit_from_stage_process(result: GateResult) -> dict | None:
+    proc = subprocess.run([sys.executable, "-c", EMIT, json.dumps(dataclasses.asdict(result))],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_gate_failed_event_notifies_and_pauses_nightly(prefect_api_url: str, webhook) -> None:
     from prefect.client.orchestration import get_client
 
-    from expectations.events import emit_gate_failed
     from infra.automations import create
 
     url, received = webhook
@@ -106,8 +127,8 @@ def test_gate_failed_event_notifies_and_pauses_nightly(prefect_api_url: str, web
     result = create(cfg)
     try:
         assert result["actions"] == ["send-notification", "pause-deployment"]
-        event = emit_gate_failed(FAILED, stage="filter")
-        assert event is not None and event.event == EVENT
+        event = emit_from_stage_process(FAILED)
+        assert event is not None and event["event"] == EVENT
         deadline = time.monotonic() + 60
         paused = False
         while time.monotonic() < deadline and not (paused and received):
@@ -120,7 +141,7 @@ def test_gate_failed_event_notifies_and_pauses_nightly(prefect_api_url: str, web
         assert received[0]["path"] == "/gate-alerts"
         assert body["source"] == "coder-pipeline"
         assert "gate filter failed" in body["subject"]
-        assert "share" in body["body"] and "0.91" in body["body"] and str(event.id) in body["body"]
+        assert "share" in body["body"] and "0.91" in body["body"] and event["id"] in body["body"]
     finally:
         with get_client(sync_client=True) as client:
             client.delete_automation(uuid.UUID(result["automation_id"]))
