@@ -281,9 +281,12 @@ def train(cfg: TrainConfig, data_dir: str | os.PathLike, tokenizer_path: str | o
     state = ckpt.load_checkpoint(latest) if latest is not None else None
     if rt.distributed:
         dist.barrier()  # every rank has read it before rank 0 may delete it
-    if state is not None and state.get("fingerprint") != fingerprint:
-        print(f"pretrain: {latest} belongs to a different run (config or data changed); starting afresh",
-              file=sys.stderr)
+    # A checkpoint resumes a killed run. One of the same config at the final step is a finished run: DVC
+    # only reruns the stage when an input changed (the training code, say), so that starts afresh too.
+    finished = state is not None and state.get("step", 0) >= total
+    if state is not None and (state.get("fingerprint") != fingerprint or finished):
+        why = "is a finished run" if finished else "belongs to a different run (config or data changed)"
+        print(f"pretrain: {latest} {why}; starting afresh", file=sys.stderr)
         state = None
         if rt.main:
             for stale in [*ckpt_dir.glob("step-*.pt"), ckpt_dir / ckpt.LATEST]:

@@ -27,3 +27,18 @@ def test_checkpoint_dir_is_byte_identical_across_runs(tmp_path: Path) -> None:
     assert any(k.endswith(".pt") for k in a)
     assert a == b
     assert "tokens_per_s" in speed.read_text()  # the speed figures went to the side log instead
+
+
+def test_rerun_over_a_finished_run_trains_again(tmp_path: Path) -> None:
+    """DVC reruns the stage only when an input changed (say the code): a finished run's checkpoint must
+    not be 'resumed' into zero steps with empty curves; the run starts afresh and logs every step."""
+    tok = build_tokenizer(tmp_path / "tok.json")
+    write_split(tmp_path / "packed/train", 64, 32, 1)
+    write_split(tmp_path / "packed/val", 8, 32, 2)
+    cfg = config_from_params(tiny_section())
+    first = train(cfg, tmp_path / "packed", tok, tmp_path / "out", tmp_path / "live")
+    before = digest_tree(tmp_path / "out")
+    second = train(cfg, tmp_path / "packed", tok, tmp_path / "out", tmp_path / "live")
+    assert second["steps"] == first["steps"] > 0 and second.get("resumed_from_step") in (None, 0)
+    assert digest_tree(tmp_path / "out") == before
+    assert (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv").exists()
