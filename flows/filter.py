@@ -2,7 +2,6 @@
 then the Great Expectations gate on the pass rate and the language mix."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, task

@@ -5,7 +5,6 @@ checkpoint (models/pretrain is a persistent DVC output)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -120,7 +120,7 @@ def main(argv: list[str]) -> int:
         url = api_url()
         print(f"{url}: {'healthy' if is_healthy(url) else 'not reachable'}")
     else:
-        print(f"usage: python -m flows.server start|stop|status|url", file=sys.stderr)
+        print("usage: python -m flows.server start|stop|status|url", file=sys.stderr)
         return 2
     return 0
 
