@@ -143,7 +143,9 @@ def load_model_state(path: str | os.PathLike, template: dict[str, torch.Tensor])
 
 
 def rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    # Python's global `random` is not used by training, and other threads of the process (Prefect's
+    # clients) draw from it at unpredictable times: its state would make checkpoints differ run to run.
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -152,6 +154,7 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    if "python" in state:  # checkpoints written before it was left out
+        random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -27,6 +27,12 @@ def test_checkpoint_dir_is_byte_identical_across_runs(tmp_path: Path) -> None:
     assert any(k.endswith(".pt") for k in a)
     assert a == b
     assert "tokens_per_s" in speed.read_text()  # the speed figures went to the side log instead
+    # Python's global random is shared with the process's other threads (Prefect clients draw from it at
+    # run-dependent times): a checkpoint holding its state differed between two `dvc repro` runs
+    import torch
+
+    ckpt = sorted((tmp_path / "a").rglob("*.pt"))[-1]
+    assert set(torch.load(ckpt, weights_only=False)["rng"]) == {"torch", "numpy"}
 
 
 def test_rerun_over_a_finished_run_trains_again(tmp_path: Path) -> None:
