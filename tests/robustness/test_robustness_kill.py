@@ -81,7 +81,9 @@ def test_kill_data_stages_then_repro(tmp_path: Path, corpus: list[dict], prefect
 
 
 def test_kill_rerun_keeps_old_outputs_and_lock(tmp_path: Path, corpus: list[dict], prefect_api_url: str) -> None:
-    """A killed re-run (params changed) leaves the previous output and its dvc.lock entry in place."""
+    """A killed re-run (params changed) leaves the previous dvc.lock entry in place, and the previous output
+    comes back from DVC's cache (DVC removes a stage's outputs before running it; the flow never leaves a
+    partial one in their place)."""
     rng = random.Random(SEED + 1)
     p = make_project(tmp_path / "p", tiny_params(corpus, tmp_path / "cache"), stages=["crawl", "filter"])
     dvc(p, "repro")
@@ -93,6 +95,7 @@ def test_kill_rerun_keeps_old_outputs_and_lock(tmp_path: Path, corpus: list[dict
     outcome = kill_during_build(p, "filter", rng)
     assert outcome["killed"] and outcome["building"], outcome
     assert lock_stages(p)["filter"] == old_entry
+    dvc(p, "checkout", "filter")
     assert {f.name: f.read_bytes() for f in sorted((p / "data/filtered").iterdir())} == old_files
     dvc(p, "repro")
     assert partial_leftovers(p / "data") == []
