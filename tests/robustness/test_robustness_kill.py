@@ -99,4 +99,4 @@ def test_kill_rerun_keeps_old_outputs_and_lock(tmp_path: Path, corpus: list[dict
     assert {f.name: f.read_bytes() for f in sorted((p / "data/filtered").iterdir())} == old_files
     dvc(p, "repro")
     assert partial_leftovers(p / "data") == []
-    assert lock_stages(p)["filter"]["params"]["params.yaml"]["filter.max_line_length"] == 900
+    assert lock_stages(p)["filter"]["params"]["params.yaml"]["filter"]["max_line_length"] == 900
