@@ -63,3 +63,16 @@ def choice(params: dict[str, Any], dotted: str, allowed: Iterable[str], *, defau
     if value not in allowed:
         raise ParamError(f"{dotted}: unknown value {value!r}; expected one of {', '.join(allowed)}")
     return value
+
+
+def checked_section(section: Any, name: str, known: Iterable[str], *, allow_none: bool = True) -> dict[str, Any]:
+    """A stage's params section as a dict, with every key known: a typo fails at start naming the key."""
+    if section is None and allow_none:
+        return {}
+    if not isinstance(section, dict):
+        raise ParamError(f"{name}: section must be a mapping, got {section!r}")
+    known = set(known)
+    unknown = sorted(str(k) for k in section if k not in known)
+    if unknown:
+        raise ParamError(f"{name}.{unknown[0]}: unknown key; expected one of {', '.join(sorted(known))}")
+    return section

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.common.params import ParamError
+from tasks.common.params import ParamError, checked_section
 
 SECTION = "dedup"
 RANK_KEYS = ("stars", "size", "n_shingles", "repo")
@@ -175,13 +175,7 @@ def _gate(raw: Any) -> tuple[float, float]:
 
 def config_from_params(section: dict[str, Any]) -> Config:
     """Validate the `dedup` section of params.yaml; missing keys take the defaults of Config."""
-    if section is None:
-        section = {}
-    if not isinstance(section, dict):
-        raise ParamError(f"{SECTION}: section must be a mapping, got {section!r}")
-    unknown = sorted(set(section) - _KNOWN)
-    if unknown:
-        raise ParamError(f"{SECTION}.{unknown[0]}: unknown key")
+    section = checked_section(section, SECTION, _KNOWN)
     d = Config()
     threshold = float(_number(section, "threshold", d.threshold, lo=0.0, hi=1.0, lo_open=True))
     num_perm = _number(section, "num_perm", d.num_perm, integer=True, lo=2, hi=8192)

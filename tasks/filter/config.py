@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from tasks.common.params import ParamError
+from tasks.common.params import ParamError, checked_section
 
 SECTION = "filter"
 
@@ -167,13 +167,7 @@ def config_from_params(section: Mapping[str, Any] | None,
     `supported_languages` (else the section's optional `supported_languages` list, else the crawl
     stage's list when importable) also checks the gate's language names.
     """
-    if section is None:
-        section = {}
-    if not isinstance(section, Mapping):
-        raise ParamError(f"{SECTION}: section must be a mapping, got {section!r}")
-    unknown = sorted(set(section) - _KEYS)
-    if unknown:
-        raise ParamError(f"{SECTION}.{unknown[0]}: unknown key")
+    section = checked_section(dict(section) if isinstance(section, Mapping) else section, SECTION, _KEYS)
     d = Config()
     supported: tuple[str, ...] | None
     if supported_languages is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.common.params import ParamError, get, number
+from tasks.common.params import ParamError, checked_section, get, number
 
 SOURCES: tuple[str, ...] = ("code", "code_text", "text")
 DEFAULT_MIXTURE = {"code": 0.87, "code_text": 0.10, "text": 0.03}
@@ -115,12 +115,7 @@ def _text_sources(p: dict[str, Any]) -> tuple[TextSource, ...]:
 
 
 def config_from_params(section: dict[str, Any]) -> Config:
-    if not isinstance(section, dict):
-        raise ParamError("pack: section must be a mapping")
-    known = set(Config.__dataclass_fields__)
-    for key in section:
-        if key not in known:
-            raise ParamError(f"pack.{key}: unknown key; expected one of {', '.join(sorted(known))}")
+    section = checked_section(section, "pack", Config.__dataclass_fields__, allow_none=False)
     p = {"pack": section}
     d = Config()
     cd = get(p, "pack.cooldown", default={}, kind=dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.common.params import ParamError, number
+from tasks.common.params import checked_section, number
 from tasks.tokenizer.special import SPECIAL_TOKENS
 
 BYTE_ALPHABET = 256
@@ -21,12 +21,7 @@ class Config:
 
 
 def config_from_params(section: dict[str, Any]) -> Config:
-    if not isinstance(section, dict):
-        raise ParamError("tokenizer: section must be a mapping")
-    known = set(Config.__dataclass_fields__)
-    for key in section:
-        if key not in known:
-            raise ParamError(f"tokenizer.{key}: unknown key; expected one of {', '.join(sorted(known))}")
+    section = checked_section(section, "tokenizer", Config.__dataclass_fields__, allow_none=False)
     p = {"tokenizer": section}
     d = Config()
     min_vocab = BYTE_ALPHABET + len(SPECIAL_TOKENS) + 1
