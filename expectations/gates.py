@@ -189,6 +189,9 @@ def run_gate(name: str, df: Any, expectations: list[Any], reports_dir: str) -> G
                 "bounds": _bounds(kwargs),
                 "success": bool(r.success),
             })
+    from expectations.offline_docs import localise
+
+    localise(root / DOCS_DIR)
     index = root / DOCS_DIR / "index.html"
     return GateResult(success=bool(run.success), name=name, results=results,
                       docs_path=str(index) if index.exists() else None)
