@@ -86,15 +86,28 @@ def wait_healthy(url: str, timeout_s: float = 120.0, proc: subprocess.Popen | No
     raise TimeoutError(f"prefect server did not become healthy on {url} within {timeout_s:.0f}s")
 
 
-def stop(port: int = DEFAULT_PORT, home: Path | None = None) -> bool:
+def stop(port: int = DEFAULT_PORT, home: Path | None = None, wait_s: float = 0.0) -> bool:
+    """SIGTERM the server's process group; with wait_s > 0, wait (then SIGKILL) until it is gone and the port free."""
     pid_file = (home or prefect_home()) / f"server-{port}.pid"
     if not pid_file.exists():
         return False
     try:
-        os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+        pgid = int(pid_file.read_text())
+        os.killpg(pgid, signal.SIGTERM)
     except (ProcessLookupError, ValueError, PermissionError):
-        pass
+        pgid = None
     pid_file.unlink(missing_ok=True)
+    deadline = time.monotonic() + wait_s
+    while pgid is not None and wait_s > 0:
+        try:
+            os.waitpid(pgid, os.WNOHANG)  # reap it when it is our child (a zombie still "exists")
+        except ChildProcessError:
+            pass
+        try:
+            os.killpg(pgid, signal.SIGKILL if time.monotonic() > deadline else 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
     return True
 
 
