@@ -13,7 +13,6 @@ fight over a shared index file.
 from __future__ import annotations
 
 import base64
-import email.utils
 import hashlib
 import json
 import os
@@ -30,8 +29,12 @@ from typing import Any, NamedTuple
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from tasks.common.hashing import sha256_hex, stable_hash64
+from tasks.common.hashing import sha256_hex
 from tasks.common.io import atomic_write_bytes, atomic_write_json
+from tasks.common.retry import Backoff, RetriesExhausted, RetryLater, call_with_retries, parse_retry_after, seeded_rng
+
+__all__ = ["BlobCache", "Digest", "FetchError", "FetchPolicy", "Fetched", "HttpClient", "fetch_cached",
+           "parse_retry_after", "redact", "split_hash_fragment"]
 
 USER_AGENT = "coder-pipeline-crawl/0.1 (+reproducible corpus build)"
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -46,6 +49,10 @@ class FetchPolicy:
     max_fetch_s: float = 300.0  # wall-clock bound for one URL, retries and waits included
     max_bytes: int = 512 << 20  # refuse bodies larger than this
     seed: int = 0
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(self.retries, self.backoff_base_s, self.backoff_max_s, self.max_fetch_s)
 
 
 _USERINFO = re.compile(r"(//)[^/@\s]+@")
@@ -106,29 +113,6 @@ class Fetched(NamedTuple):
     headers: CaseInsensitiveDict  # header names in any case
 
 
-class _Retry(Exception):
-    def __init__(self, msg: str, wait: float | None = None):
-        super().__init__(msg)
-        self.wait = wait
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
-
-
 def file_url_path(url: str) -> str:
     return urllib.request.url2pathname(urllib.parse.urlparse(url).path)
 
@@ -148,29 +132,23 @@ class HttpClient:
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Equal-jitter exponential backoff for the attempt-th retry (1-based)."""
-        step = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2 ** (attempt - 1))
-        return step / 2 + rng.random() * step / 2
+        return self.policy.backoff.delay(attempt, rng)
 
     def get(self, url: str, *, headers: dict[str, str] | None = None, expected: Digest | None = None) -> Fetched:
         if url.startswith("file:"):
             return self._get_file(url, expected)
-        rng = random.Random(stable_hash64("fetch", self.policy.seed, url))
-        deadline = self.clock() + self.policy.max_fetch_s
-        attempt = 0
-        while True:
-            try:
-                fetched = self._attempt(url, headers or {}, deadline)
-                if expected is not None and not expected.matches(fetched.body):
-                    raise _Retry(f"{expected.algo} mismatch (corrupt or truncated body)")
-                return fetched
-            except _Retry as exc:
-                attempt += 1
-                if attempt > self.policy.retries:
-                    raise FetchError(f"{url}: giving up after {attempt} attempts: {exc}") from None
-                delay = exc.wait if exc.wait is not None else self.backoff(attempt, rng)
-                if self.clock() + delay > deadline:
-                    raise FetchError(f"{url}: out of time ({self.policy.max_fetch_s}s) after: {exc}") from None
-                self.sleep(delay)
+
+        def attempt(deadline: float) -> Fetched:
+            fetched = self._attempt(url, headers or {}, deadline)
+            if expected is not None and not expected.matches(fetched.body):
+                raise RetryLater(f"{expected.algo} mismatch (corrupt or truncated body)")
+            return fetched
+
+        try:
+            return call_with_retries(attempt, self.policy.backoff, seeded_rng("fetch", self.policy.seed, url),
+                                     sleep=self.sleep, clock=self.clock)
+        except RetriesExhausted as exc:
+            raise FetchError(f"{url}: {exc}") from None
 
     def _attempt(self, url: str, headers: dict[str, str], deadline: float) -> Fetched:
         remaining = deadline - self.clock()
@@ -181,13 +159,13 @@ class HttpClient:
         try:
             resp = self.session.get(url, headers=headers, stream=True, timeout=(timeout, timeout))
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Retry(f"{type(exc).__name__}: {exc}") from None
+            raise RetryLater(f"{type(exc).__name__}: {exc}") from None
         except requests.RequestException as exc:
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
         with resp:
             status = resp.status_code
             if status in _RETRY_STATUS or status >= 500:
-                raise _Retry(f"HTTP {status}", parse_retry_after(resp.headers.get("Retry-After")))
+                raise RetryLater(f"HTTP {status}", parse_retry_after(resp.headers.get("Retry-After")))
             if status >= 400:
                 raise FetchError(f"{url}: HTTP {status}")
             chunks: list[bytes] = []
@@ -203,11 +181,11 @@ class HttpClient:
                     chunks.append(chunk)
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as exc:
-                raise _Retry(f"body read failed: {type(exc).__name__}") from None
+                raise RetryLater(f"body read failed: {type(exc).__name__}") from None
             body = b"".join(chunks)
             length = resp.headers.get("Content-Length")
             if length and length.isdigit() and not resp.headers.get("Content-Encoding") and int(length) != len(body):
-                raise _Retry(f"truncated body: {len(body)} of {length} bytes")
+                raise RetryLater(f"truncated body: {len(body)} of {length} bytes")
             return Fetched(resp.url, body, CaseInsensitiveDict(resp.headers))
 
     def _get_file(self, url: str, expected: Digest | None) -> Fetched:

@@ -142,6 +142,16 @@ def load_model_state(path: str | os.PathLike, template: dict[str, torch.Tensor])
     return target["model"]
 
 
+def plain(meta: Any) -> Any:
+    """A fresh copy of JSON-able metadata. Pickle writes a string seen before as a back-reference to
+    the same object, so the bytes depend on which strings are shared objects: a resumed run's
+    counters (keys unpickled from the checkpoint) would otherwise not match an uninterrupted run's.
+    Copied through JSON, every run's metadata has the same sharing."""
+    import json
+
+    return json.loads(json.dumps(meta))
+
+
 def rng_state() -> dict[str, Any]:
     # Python's global `random` is not used by training, and other threads of the process (Prefect's
     # clients) draw from it at unpredictable times: its state would make checkpoints differ run to run.

@@ -12,7 +12,7 @@ from typing import Any
 
 from tasks.common.params import ParamError, choice, get, number
 
-SCHEDULES = ("warmup_step", "linear", "constant")
+SCHEDULES = ("warmup_step", "linear", "constant")  # schedule.py also has `cosine`, used by sft
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 PARALLEL = ("ddp", "fsdp")

@@ -5,7 +5,8 @@
 
 Writes `model.safetensors`, `config.json` (LlamaForCausalLM), `generation_config.json` and the
 tokenizer files, built in a temporary directory and swapped into place. Our parameter names are HF's
-without the `model.` prefix, so the export is a rename. RoPE is exported as trained last (after a
+without the `model.` prefix, so the export is a rename, and `load_hf` reads such a directory back
+into our Transformer (instruction tuning starts from the pretrained export). RoPE is exported as trained last (after a
 long-context phase: its base and linear factor), written both as transformers 5 `rope_parameters`
 and as the older `rope_theta` + `rope_scaling` keys so either major version loads it.
 """
@@ -43,12 +44,16 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     raise FileNotFoundError(f"{path}: no checkpoint found")
 
 
-def special_token_ids(tokenizer_path: Path) -> dict[str, int | None]:
+def special_token_ids(tokenizer_path: Path, eos_token: str | None = None) -> dict[str, int | None]:
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(tokenizer_path))
     side = tokenizer_path.parent / "tokenizer_config.json"
     names: dict[str, Any] = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}
+    if eos_token is not None:
+        if tok.token_to_id(eos_token) is None:
+            raise ValueError(f"{tokenizer_path}: no token {eos_token!r} to use as eos")
+        names["eos_token"] = eos_token
     out: dict[str, int | None] = {}
     for key, guesses in (("bos", BOS_GUESSES), ("eos", EOS_GUESSES), ("pad", ())):
         text = names.get(f"{key}_token")
@@ -109,8 +114,12 @@ def hf_state_dict(model_sd: dict[str, torch.Tensor], tied: bool, dtype: torch.dt
 
 
 def export_hf(checkpoint: str | os.PathLike, tokenizer_path: str | os.PathLike, out_dir: str | os.PathLike,
-              *, dtype: str = "float32") -> dict[str, Any]:
-    """Write the HF directory; returns a summary (checkpoint, step, parameter count, files)."""
+              *, dtype: str = "float32", eos_token: str | None = None) -> dict[str, Any]:
+    """Write the HF directory; returns a summary (checkpoint, step, parameter count, files).
+
+    `eos_token` replaces the tokenizer's end-of-sequence token in the configs (an instruction-tuned
+    model ends its turn with `<|EOT|>`, as DeepSeek-Coder-Instruct's release declares), so that
+    generation stops there."""
     from safetensors.torch import save_file
 
     if dtype not in DTYPES:
@@ -124,7 +133,7 @@ def export_hf(checkpoint: str | os.PathLike, tokenizer_path: str | os.PathLike, 
     trained = [int(p.get("seq_len", 0)) for p in state.get("progress", {}).get("phases", {}).values()]
     max_positions = max([mcfg.max_seq_len, *trained])
     tokenizer_path = Path(tokenizer_path)
-    ids = special_token_ids(tokenizer_path)
+    ids = special_token_ids(tokenizer_path, eos_token)
     tensors = hf_state_dict(model_sd, mcfg.tie_embeddings, DTYPES[dtype])
     with atomic_dir(out_dir) as tmp:
         save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
@@ -136,13 +145,52 @@ def export_hf(checkpoint: str | os.PathLike, tokenizer_path: str | os.PathLike, 
         copied = [tokenizer_path.parent / n for n in TOKENIZER_SIDE_FILES if (tokenizer_path.parent / n).is_file()]
         for side in copied:
             shutil.copyfile(side, tmp / side.name)
+            if eos_token is not None:
+                data = json.loads(side.read_text(encoding="utf-8"))
+                if "eos_token" in data:
+                    data["eos_token"] = eos_token
+                    (tmp / side.name).write_text(dumps_json(data), encoding="utf-8")
         if not copied:
             cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": max_positions,
                    "clean_up_tokenization_spaces": False}
+            if eos_token is not None:
+                cfg["eos_token"] = eos_token
             (tmp / "tokenizer_config.json").write_text(dumps_json(cfg), encoding="utf-8")
         files = sorted(p.name for p in tmp.iterdir())
     return {"checkpoint": str(ckpt_path), "step": state["step"], "params": sum(t.numel() for t in tensors.values()),
             "dtype": dtype, "rope": state["rope"], "max_position_embeddings": max_positions, "files": files}
+
+
+def load_hf(model_dir: str | os.PathLike) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """A HF Llama directory (as `export_hf` writes it) back as our ModelConfig and fp32 state dict.
+
+    The RoPE base and linear factor it was exported with become the config's own, and
+    `max_seq_len` its max_position_embeddings, so exporting the result again keeps both."""
+    from safetensors.torch import load_file
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir}: no config.json (not a Hugging Face model directory)")
+    cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    if cfg.get("model_type") != "llama":
+        raise ValueError(f"{model_dir}: model_type {cfg.get('model_type')!r}, expected 'llama'")
+    rope = cfg.get("rope_parameters") or {}
+    scaling = cfg.get("rope_scaling") or {}
+    mcfg = ModelConfig(
+        dim=cfg["hidden_size"], n_layers=cfg["num_hidden_layers"], n_heads=cfg["num_attention_heads"],
+        intermediate_size=cfg["intermediate_size"], n_kv_heads=cfg.get("num_key_value_heads"),
+        vocab_size=cfg["vocab_size"], norm_eps=cfg.get("rms_norm_eps", 1e-6),
+        rope_theta=float(rope.get("rope_theta", cfg.get("rope_theta", 10000.0))),
+        rope_scaling=float(rope.get("factor", scaling.get("factor", 1.0))),
+        max_seq_len=cfg.get("max_position_embeddings", 4096), tie_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        init_std=cfg.get("initializer_range", 0.02))
+    if cfg.get("head_dim") not in (None, mcfg.head_dim):
+        raise ValueError(f"{model_dir}: head_dim {cfg['head_dim']} != hidden_size / num_attention_heads")
+    tensors = load_file(str(model_dir / "model.safetensors"))
+    state = {(k[len("model."):] if k.startswith("model.") else k): v.to(torch.float32) for k, v in tensors.items()}
+    if mcfg.tie_embeddings:
+        state["lm_head.weight"] = state["embed_tokens.weight"]
+    return mcfg, state
 
 
 def main(argv: list[str] | None = None) -> int:

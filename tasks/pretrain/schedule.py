@@ -6,7 +6,9 @@ step s depends only on the config. Schedules (DeepSeek-Coder §3.4 and "To Code,
   of the k break points (fractions of the phase): the paper's 80%/90% points with sqrt(1/10) each,
   ending at 10% of the peak;
 - `linear`: linear decay from the phase's starting rate to end_lr_ratio of it (0: the cool-down);
-- `constant`: the starting rate throughout (the long-context phase keeps the final pre-training rate).
+- `constant`: the starting rate throughout (the long-context phase keeps the final pre-training rate);
+- `cosine`: linear warmup, then half a cosine from the peak down to end_lr_ratio of it (DeepSeek-Coder
+  §3.5 instruction tuning: 100 warmup steps, peak 1e-5).
 A phase with `lr: null` starts where the previous phase ended.
 """
 from __future__ import annotations
@@ -33,7 +35,7 @@ class PlannedPhase:
         p = self.phase
         if p.schedule == "warmup_step":
             return self.start_lr * (p.min_lr_ratio if p.decay_points else 1.0)
-        if p.schedule == "linear":
+        if p.schedule in ("linear", "cosine"):
             return self.start_lr * p.end_lr_ratio
         return self.start_lr
 
@@ -63,6 +65,9 @@ def phase_lr(planned: PlannedPhase, s: int) -> float:
             lr = base * factor ** sum(s >= b for b in break_steps(p))
     elif p.schedule == "linear":
         lr = base * (1.0 - (1.0 - p.end_lr_ratio) * s / p.steps)
+    elif p.schedule == "cosine":  # as transformers' cosine-with-warmup: the floor is reached after the last step
+        progress = min(1.0, max(0, s - p.warmup) / max(1, p.steps - p.warmup))
+        lr = base * (p.end_lr_ratio + (1.0 - p.end_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress)))
     else:
         lr = base
     if s < p.warmup:

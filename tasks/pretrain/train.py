@@ -134,6 +134,14 @@ def grad_sync(model: torch.nn.Module, raw: torch.nn.Module, rt: Runtime, cfg: Tr
             yield
 
 
+def restore_group_types(opt: torch.optim.Optimizer) -> None:
+    """set_state_dict hands AdamW's `betas` back as a list where a fresh optimizer holds a tuple: pickled
+    into the next checkpoint, that alone made a resumed run's files differ from an uninterrupted run's."""
+    for group in opt.param_groups:
+        if isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+
+
 def all_mean(value: torch.Tensor, rt: Runtime) -> torch.Tensor:
     if rt.distributed:
         value = value.clone()
@@ -301,6 +309,7 @@ def train(cfg: TrainConfig, data_dir: str | os.PathLike, tokenizer_path: str | o
         set_state_dict(raw, opt, model_state_dict=state["model"], optim_state_dict=state["optimizer"],
                        options=StateDictOptions(full_state_dict=True))
     if state is not None:
+        restore_group_types(opt)
         start_step, consumed, progress = state["step"], dict(state["data"]["consumed"]), state["progress"]
         progress.setdefault("elapsed_s", 0.0)  # wall time is not checkpointed: counted from this resume on
         ckpt.set_rng_state(state["rng"])
@@ -450,15 +459,15 @@ def save(cfg: TrainConfig, mcfg: ModelConfig, raw: torch.nn.Module, opt: torch.o
          phase_step: int, lr: float, fingerprint: str) -> None:
     """FSDP: every rank writes its shards (DCP directory). Otherwise: full state, written by rank 0."""
     meta = {
-        "scheduler": {"phase": planned.phase.name, "phase_step": phase_step + 1, "last_lr": lr},
+        "scheduler": ckpt.plain({"phase": planned.phase.name, "phase_step": phase_step + 1, "last_lr": lr}),
         # data position: samples consumed per phase (global); rank r's next micro-batch starts at
         # sample consumed + r * batch_size of the phase's order (data.micro_batch)
-        "data": {"consumed": dict(consumed), "world_size": rt.world,
-                 "next_sample_per_rank": [consumed.get(planned.phase.name, 0) + r * (planned.phase.batch_size or cfg.batch_size)
-                                          for r in range(rt.world)]},
+        "data": ckpt.plain({"consumed": dict(consumed), "world_size": rt.world,
+                            "next_sample_per_rank": [consumed.get(planned.phase.name, 0) + r * (planned.phase.batch_size or cfg.batch_size)
+                                                     for r in range(rt.world)]}),
         "rng": ckpt.rng_state(),
         # wall-clock time stays out of the checkpoint, so the same run gives the same bytes (DVC hashes)
-        "progress": {k: v for k, v in progress.items() if k != "elapsed_s"},
+        "progress": ckpt.plain({k: v for k, v in progress.items() if k != "elapsed_s"}),
         "model_config": mcfg.to_dict(),
         "rope": {"theta": raw.rope_theta, "scaling": raw.rope_scaling},
         "train_config": cfg.to_dict(),
