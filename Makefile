@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install system-deps run test soak bench audit server stop
+.PHONY: install system-deps run test soak bench bench-scaling audit server stop
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,10 +38,15 @@ test: install system-deps
 
 ## make soak: the long robustness runs (SIGKILL and rerun, hostile corpus, the two-run audit, every stage's bad params)
 soak: install system-deps
-	$(PY) -m pytest -q -p no:cacheprovider -m soak tests/robustness
+	$(PY) -m pytest -q -p no:cacheprovider -m soak tests/robustness tests/distributed
 
 bench: install
 	$(PY) -m benchmarks.run
+
+## The whole data pipeline (crawl..pack) on 1x/2x/4x real corpora and 1 vs 2 workers (~40 min):
+## benchmarks/pipeline_scaling.json and the "Pipeline scaling" section of benchmarks/RESULTS.md
+bench-scaling: install
+	$(PY) -m benchmarks.pipeline_scaling
 
 ## Reproducibility audit: two clean runs in separate directories must give identical dvc.lock hashes.
 audit: install

@@ -24,6 +24,18 @@ log = logging.getLogger("coder_pipeline")
 
 
 # ---------------------------------------------------------------- entry point
+def _api_unreachable(exc: BaseException) -> bool:
+    """True when `exc` (or its cause chain) is Prefect's client failing to reach its server."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (httpx.ConnectError, httpx.RemoteProtocolError)) or "Failed to reach API" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def run_stage(flow_obj: Any, **kwargs: Any) -> int:
     """Run a stage flow as a process: exit code 0 on success, 1 when the flow (or its gate) fails.
 
@@ -48,6 +60,13 @@ def run_stage(flow_obj: Any, **kwargs: Any) -> int:
 
         if isinstance(exc, GateFailed):
             print(f"gate failed: {exc}", file=sys.stderr)
+        elif isinstance(exc, ClusterMismatch):
+            print(f"cluster: {exc}", file=sys.stderr)
+        elif _api_unreachable(exc):
+            traceback.print_exc()
+            print(f"prefect: the API at {os.environ.get('PREFECT_API_URL', 'PREFECT_API_URL')} stopped answering "
+                  "(server down or restarted); this stage wrote no output. Once it is back (`python -m flows.server "
+                  "start`), `dvc repro` reruns it.", file=sys.stderr)
         else:
             traceback.print_exc()
         return 1
@@ -63,27 +82,111 @@ def workers_from_params(params: dict[str, Any]) -> int:
     return int(number(params, "runtime.workers", lo=1, integer=True))
 
 
-def task_runner_from_params(params: dict[str, Any]) -> Any:
-    """Local processes sized to the cores by default; an existing Dask cluster when an address is given."""
+RUNNERS = ("process", "thread", "dask", "ray")
+DASK_ADDRESS_ENV, RAY_ADDRESS_ENV = "CODER_PIPELINE_DASK_ADDRESS", "CODER_PIPELINE_RAY_ADDRESS"
+
+
+class ClusterMismatch(RuntimeError):
+    """The cluster's workers would not run this project's code on this project's files."""
+
+
+def cluster_addresses(params: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(dask, ray) addresses of existing clusters: the environment wins over params.yaml."""
+    runtime = params.get("runtime") or {}
+    return (os.environ.get(DASK_ADDRESS_ENV) or runtime.get("dask_address") or None,
+            os.environ.get(RAY_ADDRESS_ENV) or runtime.get("ray_address") or None)
+
+
+def task_runner_from_params(params: dict[str, Any], check_workers: bool = True) -> Any:
+    """Local processes sized to the cores by default; an existing Dask or Ray cluster when an address is given.
+
+    Shards name their files by paths relative to the project directory (as DVC does), so a cluster's
+    workers must run in the same project directory, on a shared filesystem mounted at the same path,
+    with the same code importable: `check_workers` asks every worker and refuses a mismatch up front
+    rather than letting shards fail (or write elsewhere) half-way through a stage.
+    """
     runtime = params.get("runtime") or {}
     kind = runtime.get("task_runner", "process")
-    address = os.environ.get("CODER_PIPELINE_DASK_ADDRESS") or runtime.get("dask_address")
-    if kind == "dask" or address:
+    if kind not in RUNNERS:
+        raise ParamError(f"runtime.task_runner: unknown value {kind!r}; expected one of {', '.join(RUNNERS)}")
+    dask_address, ray_address = cluster_addresses(params)
+    if dask_address and ray_address and kind not in ("dask", "ray"):
+        raise ParamError("runtime: both a Dask and a Ray address are set; choose one with runtime.task_runner")
+    if kind == "dask" or (dask_address and kind != "ray"):
         from prefect_dask import DaskTaskRunner
 
-        if address:
-            return DaskTaskRunner(address=address)
+        if dask_address:
+            if check_workers:
+                check_dask_workers(dask_address)
+            return DaskTaskRunner(address=dask_address)
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers_from_params(params), "threads_per_worker": 1,
                                               "processes": True})
+    if kind == "ray" or ray_address:
+        try:
+            from prefect_ray import RayTaskRunner
+        except ImportError as exc:
+            raise ParamError("runtime.task_runner: ray needs the optional extra: pip install -e '.[ray]' "
+                             f"({exc})") from exc
+        if ray_address:
+            if check_workers:
+                check_ray_workers(ray_address)
+            return RayTaskRunner(address=ray_address)
+        return RayTaskRunner(init_kwargs={"num_cpus": workers_from_params(params), "include_dashboard": False})
     if kind == "process":
         from prefect.task_runners import ProcessPoolTaskRunner
 
         return ProcessPoolTaskRunner(max_workers=workers_from_params(params))
-    if kind == "thread":
-        from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect.task_runners import ThreadPoolTaskRunner
 
-        return ThreadPoolTaskRunner(max_workers=workers_from_params(params))
-    raise ParamError(f"runtime.task_runner: unknown value {kind!r}; expected one of process, thread, dask")
+    return ThreadPoolTaskRunner(max_workers=workers_from_params(params))
+
+
+def worker_placement() -> dict[str, str]:
+    """Where a worker runs and which copy of the project's code it imports (run on every worker)."""
+    return {"cwd": os.path.realpath(os.getcwd()), "code": str(ROOT)}
+
+
+def check_placements(placements: dict[str, Any], cluster: str) -> int:
+    """Raise ClusterMismatch naming the workers that would not see this project; the worker count otherwise."""
+    here = worker_placement()
+    if not placements:
+        raise ClusterMismatch(f"{cluster} has no workers")
+    wrong = {w: p for w, p in placements.items() if p != here}
+    if wrong:
+        lines = "\n".join(f"  {w}: cwd {p.get('cwd')}, code {p.get('code')}" for w, p in sorted(wrong.items()))
+        raise ClusterMismatch(
+            f"{cluster}: {len(wrong)} of {len(placements)} workers do not run in this project "
+            f"(cwd {here['cwd']}, code {here['code']}):\n{lines}\n"
+            "Start the workers in the project directory on the shared filesystem with PYTHONPATH set to it "
+            "(infra/README.md, 'Dask cluster').")
+    return len(placements)
+
+
+def check_dask_workers(address: str, timeout_s: float = 30) -> int:
+    from distributed import Client
+
+    with Client(address, timeout=timeout_s, set_as_default=False) as client:
+        try:
+            placements = client.run(worker_placement)
+        except ModuleNotFoundError as exc:
+            raise ClusterMismatch(f"Dask cluster {address}: workers cannot import the project's code ({exc}); "
+                                  "start them with PYTHONPATH=<project dir> (infra/README.md)") from exc
+    return check_placements(placements, f"Dask cluster {address}")
+
+
+def check_ray_workers(address: str) -> int:
+    """One probe per CPU slot of the cluster; Ray gives no way to address each worker process."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, namespace="prefect", log_to_driver=False)
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    probe = ray.remote(num_cpus=1)(worker_placement)
+    try:
+        found = ray.get([probe.remote() for _ in range(slots)])
+    except Exception as exc:  # a worker that cannot import flows._runtime
+        raise ClusterMismatch(f"Ray cluster {address}: workers cannot run the project's code ({exc})") from exc
+    return check_placements({f"probe-{i}": p for i, p in enumerate(found)}, f"Ray cluster {address}")
 
 
 def map_shards(task: Any, calls: Sequence[tuple], desc: str) -> list[Any]:
@@ -98,12 +201,53 @@ def map_shards(task: Any, calls: Sequence[tuple], desc: str) -> list[Any]:
     index = {id(f): i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
     started = time.monotonic()
+    pending = list(futures)
     with tqdm(total=len(futures), desc=desc, unit="shard", file=sys.stderr, mininterval=2.0) as bar:
-        for fut in as_completed(futures):
-            results[index[id(fut)]] = fut.result()
-            bar.update(1)
+        while pending:
+            try:
+                for fut in as_completed(pending, timeout=STALL_CHECK_S):
+                    results[index[id(fut)]] = fut.result()
+                    pending.remove(fut)
+                    bar.update(1)
+            except TimeoutError:
+                for fut in pending:
+                    _raise_if_worker_died(fut, f"{desc}: shard {index[id(fut)]}")
     log.info("%s: %d shards in %.1fs", desc, len(futures), time.monotonic() - started)
     return results
+
+
+STALL_CHECK_S = 5.0
+
+
+class PrefectApiLost(RuntimeError):
+    """A shard's worker could not reach the Prefect API (server down or restarted)."""
+
+
+def _raise_if_worker_died(fut: Any, what: str) -> None:
+    """Raise the error of a shard whose worker process ended without its future ever settling.
+
+    Prefect 3.8's process pool chains futures with `except Exception`: when its task engine ends a worker's
+    task with `exit(1)` (it does when the API is unreachable), the SystemExit is never forwarded and
+    `as_completed` would wait forever. The executor's own future, at the end of the chain, has it.
+    """
+    import concurrent.futures as cf
+
+    inner = fut
+    for _ in range(6):
+        inner = (getattr(inner, "_wrapped_future", None) or getattr(inner, "wrapped_future", None)
+                 or getattr(inner, "_process_future", None))
+        if inner is None:
+            return
+        if type(inner) is cf.Future and inner.done() and not inner.cancelled():
+            exc = inner.exception()
+            if exc is None:
+                return
+            from flows.server import is_healthy
+
+            url = os.environ.get("PREFECT_API_URL", "")
+            if url and not is_healthy(url):
+                raise PrefectApiLost(f"{what}: its worker exited ({exc!r}): Failed to reach API at {url}") from exc
+            raise RuntimeError(f"{what}: its worker exited ({exc!r})") from exc
 
 
 # ---------------------------------------------------------------- outputs

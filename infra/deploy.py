@@ -1,7 +1,8 @@
 """Create the cpu and gpu work pools and apply infra/prefect.yaml to the Prefect server in use.
 
-`python -m infra.deploy [--pool-type process]`: pools of type `process` run on this machine; for a
-cluster, create the gpu pool from infra/gpu-job-template.json (`--gpu-pool-type kubernetes`).
+`python -m infra.deploy [--pool-type process]`: pools of type `process` run on this machine; on a
+Kubernetes cluster, `--pool-type kubernetes` creates both pools from infra/cpu-job-template.json and
+infra/gpu-job-template.json (or `--gpu-pool-type kubernetes` for the gpu pool alone); see infra/README.md.
 """
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def deploy(pool_type: str = "process", gpu_pool_type: str | None = None) -> None
     env = dict(os.environ, PREFECT_API_URL=ensure_api_url(), CODER_PIPELINE_ROOT=str(ROOT))
     for pool in POOLS:
         kind = gpu_pool_type if pool == "gpu" and gpu_pool_type else pool_type
-        prefect("work-pool", "create", pool, "--type", kind, "--overwrite", env=env)
+        template = ROOT / "infra" / f"{pool}-job-template.json"
+        extra = ["--base-job-template", str(template)] if kind == "kubernetes" else []
+        prefect("work-pool", "create", pool, "--type", kind, *extra, "--overwrite", env=env)
     prefect("deploy", "--all", "--prefect-file", str(ROOT / "infra" / "prefect.yaml"), env=env)
 
 
