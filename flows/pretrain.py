@@ -5,6 +5,7 @@ checkpoint (models/pretrain is a persistent DVC output)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,15 +26,25 @@ RUN_DEPENDENT = ("tokens_per_s", "mfu", "wall_time_s", "run_wall_time_s", "peak_
                  "peak_flops_source", "resumed_from_step")
 
 
+def torchrun_command(params_path: str, nproc: int) -> list[str]:
+    """The torchrun launch of the training script; every node of a multi-node job runs exactly this
+    (pod 0 through this flow, the others through `python -m infra.torchrun_node`)."""
+    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "-m",
+            "tasks.pretrain.train", "--config", params_path, "--data-dir", DATA_DIR, "--tokenizer", TOKENIZER,
+            "--out-dir", OUT_DIR, "--live-dir", LIVE_DIR, "--metrics", str(Path(OUT_DIR) / "last_metrics.json")]
+
+
+def multi_node() -> bool:
+    """True inside a multi-node job: torchrun's PET_NNODES (set by infra/gpu-job-template.json) names > 1 node."""
+    nnodes = os.environ.get("PET_NNODES", "1").split(":")[-1]
+    return nnodes.isdigit() and int(nnodes) > 1
+
+
 @task(name="train", cache_policy=NO_CACHE)
 def train_task(params_path: str, nproc: int) -> dict[str, Any]:
-    if nproc > 1:  # same script, N ranks (DDP/FSDP per params); multi-node: run torchrun on every node
-        metrics_path = Path(OUT_DIR) / "last_metrics.json"
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "-m",
-               "tasks.pretrain.train", "--config", params_path, "--data-dir", DATA_DIR, "--tokenizer", TOKENIZER,
-               "--out-dir", OUT_DIR, "--live-dir", LIVE_DIR, "--metrics", str(metrics_path)]
-        subprocess.run(cmd, check=True)
-        return json.loads(metrics_path.read_text())
+    if nproc > 1 or multi_node():  # same script, N ranks (DDP/FSDP per params)
+        subprocess.run(torchrun_command(params_path, nproc), check=True)
+        return json.loads((Path(OUT_DIR) / "last_metrics.json").read_text())
     from tasks.pretrain import config_from_params
     from tasks.pretrain.train import train  # the submodule shadows the package-level wrapper once imported
 

@@ -14,7 +14,6 @@ import argparse
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from tasks.common.params import load_params, number
 
@@ -24,12 +23,10 @@ def nproc_per_node(params_path: str) -> int:
 
 
 def command(params_path: str = "params.yaml") -> list[str]:
-    """The torchrun command of flows/pretrain.py's train task (tests/distributed checks they stay equal)."""
-    from flows.pretrain import DATA_DIR, LIVE_DIR, OUT_DIR, TOKENIZER
+    """The torchrun command of flows/pretrain.py's train task, with this params file's processes per node."""
+    from flows.pretrain import torchrun_command
 
-    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc_per_node(params_path)}", "-m",
-            "tasks.pretrain.train", "--config", params_path, "--data-dir", DATA_DIR, "--tokenizer", TOKENIZER,
-            "--out-dir", OUT_DIR, "--live-dir", LIVE_DIR, "--metrics", str(Path(OUT_DIR) / "last_metrics.json")]
+    return torchrun_command(params_path, nproc_per_node(params_path))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,11 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--print", action="store_true", help="print the command instead of running it")
     args = ap.parse_args(argv)
     cmd = command(args.params)
-    if nproc_per_node(args.params) < 2:
-        # flows/pretrain.py trains in-process (no torchrun) when train_nproc_per_node is 1: pod 0 would never
-        # join the rendezvous and this node would wait for it until the join timeout
-        print("infra.torchrun_node: multi-node training needs runtime.train_nproc_per_node >= 2 in params.yaml "
-              "(pod 0's pretrain flow starts torchrun only then)", file=sys.stderr)
+    from flows.pretrain import multi_node
+
+    if nproc_per_node(args.params) < 2 and not multi_node():
+        # one process on one node: pod 0's flow trains in-process and never opens a rendezvous to join
+        print("infra.torchrun_node: nothing to join: one node (PET_NNODES unset or 1) and "
+              "runtime.train_nproc_per_node = 1", file=sys.stderr)
         return 2
     if args.print:
         print(" ".join(cmd))

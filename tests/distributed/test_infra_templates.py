@@ -139,9 +139,16 @@ def test_torchrun_node_runs_the_pretrain_flows_command(monkeypatch: pytest.Monke
         pretrain.train_task.fn(str(params), 4)
     assert seen == [torchrun_node.command(str(params))]
     assert "--nproc_per_node=4" in seen[0]
-    # one rank per node would train in-process on pod 0 and leave the other nodes waiting: refused
+    # one GPU per node: the job's PET_NNODES makes pod 0's flow use torchrun too, with the same command
     params.write_text(yaml.safe_dump({"runtime": {"train_nproc_per_node": 1}}))
-    assert torchrun_node.main(["--params", str(params), "--print"]) == 2
+    monkeypatch.delenv("PET_NNODES", raising=False)
+    assert torchrun_node.main(["--params", str(params), "--print"]) == 2  # a single process: nothing to join
+    monkeypatch.setenv("PET_NNODES", "2")
+    seen.clear()
+    with pytest.raises(Ran):
+        pretrain.train_task.fn(str(params), 1)
+    assert seen == [torchrun_node.command(str(params))] and "--nproc_per_node=1" in seen[0]
+    assert torchrun_node.main(["--params", str(params), "--print"]) == 0
 
 
 def test_prefect_kubernetes_renders_the_gpu_job(prefect_api_url: str) -> None:
