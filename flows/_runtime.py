@@ -36,6 +36,21 @@ def _api_unreachable(exc: BaseException) -> bool:
     return False
 
 
+def _stop_children(grace_s: float = 5.0) -> None:
+    """Terminate the failed stage's leftover worker processes; exit would otherwise wait for them forever
+    (a process pool whose task engine ended with exit(1) keeps idle workers blocked on its queue)."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+
+
 def run_stage(flow_obj: Any, **kwargs: Any) -> int:
     """Run a stage flow as a process: exit code 0 on success, 1 when the flow (or its gate) fails.
 
@@ -69,6 +84,7 @@ def run_stage(flow_obj: Any, **kwargs: Any) -> int:
                   "start`), `dvc repro` reruns it.", file=sys.stderr)
         else:
             traceback.print_exc()
+        _stop_children()
         return 1
     return 0
 

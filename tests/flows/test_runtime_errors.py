@@ -1,6 +1,8 @@
 """run_stage tells a lost Prefect server apart from a stage's own failure (robustness: server restart mid-run)."""
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -28,17 +30,25 @@ def test_api_unreachable_follows_the_cause_chain() -> None:
 def test_run_stage_names_the_lost_server(monkeypatch, capsys) -> None:
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
 
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    workers = []
+
     class Lost:
         def with_options(self, **_: object) -> "Lost":
             return self
 
         def __call__(self) -> None:
+            workers.append(ctx.Process(target=time.sleep, args=(120,)))  # an idle pool worker left behind
+            workers[-1].start()
             raise _lost_server()
 
     monkeypatch.setattr("flows._runtime.task_runner_from_params", lambda params: None)
     assert run_stage(Lost()) == 1
     err = capsys.readouterr().err
     assert "stopped answering" in err and "dvc repro" in err and "127.0.0.1:9" in err
+    assert not workers[0].is_alive()  # else the stage's exit would wait for it
 
 
 # module level: the process pool pickles the task by reference
