@@ -27,6 +27,8 @@ CASES = {
     "pretrain": ({"pretrain": {"no_such_knob": 3}}, "pretrain.no_such_knob"),
     "evaluate": ({"evaluate": {"timeout_s": -1.0}}, "evaluate.timeout_s"),
     "report": ({"report": {"top_languages": -1}}, "report.top_languages"),
+    "oss_instruct": ({"oss_instruct": {"quotas": {"Klingon": 3}}}, "oss_instruct.quotas.Klingon"),
+    "sft": ({"sft": {"lr": -1.0}}, "sft.lr"),
 }
 
 
