@@ -209,25 +209,34 @@ def map_shards(task: Any, calls: Sequence[tuple], desc: str) -> list[Any]:
     """Submit `task(*args)` for every tuple in `calls` to the flow's task runner; results in call order.
 
     A progress bar shows shards as they finish; the first failure propagates (its shard is named).
+    Futures report through their done-callbacks into a queue; no SIGALRM-based Prefect timeout is used
+    (one firing inside `result()` would cancel the flow), and every few idle seconds the futures are
+    checked for a worker that died without settling its future (`_raise_if_worker_died`).
     """
-    from prefect.futures import as_completed
+    import queue
+
     from tqdm import tqdm
 
     futures = [task.submit(*args) for args in calls]
     index = {id(f): i for i, f in enumerate(futures)}
+    finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for fut in futures:
+        fut.add_done_callback(finished.put)
     results: list[Any] = [None] * len(futures)
     started = time.monotonic()
-    pending = list(futures)
+    pending = set(range(len(futures)))
     with tqdm(total=len(futures), desc=desc, unit="shard", file=sys.stderr, mininterval=2.0) as bar:
         while pending:
             try:
-                for fut in as_completed(pending, timeout=STALL_CHECK_S):
-                    results[index[id(fut)]] = fut.result()
-                    pending.remove(fut)
-                    bar.update(1)
-            except TimeoutError:
-                for fut in pending:
-                    _raise_if_worker_died(fut, f"{desc}: shard {index[id(fut)]}")
+                i = index[id(finished.get(timeout=STALL_CHECK_S))]
+            except queue.Empty:
+                for j in sorted(pending):
+                    _raise_if_worker_died(futures[j], f"{desc}: shard {j}")
+                continue
+            if i in pending:
+                results[i] = futures[i].result()
+                pending.discard(i)
+                bar.update(1)
     log.info("%s: %d shards in %.1fs", desc, len(futures), time.monotonic() - started)
     return results
 

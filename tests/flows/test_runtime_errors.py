@@ -77,3 +77,33 @@ def test_map_shards_does_not_hang_when_a_worker_exits(prefect_api_url: str) -> N
 
     with pytest.raises(RuntimeError, match=r"probe: shard 1: its worker exited \(SystemExit\(1\)\)"):
         probe()
+
+
+@task
+def _slow_shard(i: int) -> int:
+    time.sleep(0.3 * i)
+    return i * 10
+
+
+def test_map_shards_waits_without_alarms(prefect_api_url: str, monkeypatch) -> None:
+    """Idle waits longer than the stall check: results in call order, and no SIGALRM timer is ever armed
+    (Prefect's as_completed(timeout=) arms one over the caller's loop, and it fired inside result())."""
+    import signal
+
+    from prefect import flow
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    import flows._runtime as rt
+
+    monkeypatch.setattr(rt, "STALL_CHECK_S", 0.1)
+    armed: list[tuple] = []
+    real = signal.setitimer
+    monkeypatch.setattr(signal, "setitimer", lambda *a: armed.append(a) or real(*a))
+    monkeypatch.setattr(signal, "alarm", lambda *a: armed.append(a) or 0)
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def probe() -> list[int]:
+        return rt.map_shards(_slow_shard, [(3,), (0,), (2,), (1,)], "probe")
+
+    assert probe() == [30, 0, 20, 10]
+    assert armed == []
