@@ -100,13 +100,11 @@ def _opt_str(sub: dict, key: str, default: str | None) -> str | None:
 def _quotas(value: Any) -> tuple[tuple[str, int], ...]:
     if not isinstance(value, dict) or not value:
         raise ParamError(f"{P}.quotas: expected a mapping of language -> number of seeds, got {value!r}")
-    try:
-        from tasks.crawl.languages import SUPPORTED_LANGUAGES
-    except ImportError:  # the crawl package is optional for this stage
-        SUPPORTED_LANGUAGES = None
+    from tasks.crawl.languages import SUPPORTED_LANGUAGES
+
     out = []
     for lang, n in value.items():
-        if not isinstance(lang, str) or (SUPPORTED_LANGUAGES is not None and lang not in SUPPORTED_LANGUAGES):
+        if not isinstance(lang, str) or lang not in SUPPORTED_LANGUAGES:
             raise ParamError(f"{P}.quotas.{lang}: not a supported language name (tasks/crawl/languages.py)")
         out.append((lang, _count(value, lang)))
     return tuple(sorted(out))

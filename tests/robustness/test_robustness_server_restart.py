@@ -8,8 +8,8 @@ same port and database.
 """
 from __future__ import annotations
 
+import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +21,10 @@ from robustness_support import lock_stages, partial_leftovers, tiny_params
 from flows import server
 from tests.support.corpus import make_git_corpus
 from tests.support.project import dvc, lock_hashes, make_project, project_env
+from tests.support.services import free_port
 
 pytestmark = pytest.mark.soak
 STAGES = ["crawl", "filter", "order"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _flow_run_states(url: str) -> dict[str, list[str]]:
@@ -42,8 +37,6 @@ def _flow_run_states(url: str) -> dict[str, list[str]]:
     env = dict(os.environ, PREFECT_API_URL=url)
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    import json
-
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -60,7 +53,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: str) ->
 @pytest.fixture
 def private_server(tmp_path: Path):
     """A server of this test only (home, port), stopped at the end whatever happened."""
-    home, port = tmp_path / "prefect-home", _free_port()
+    home, port = tmp_path / "prefect-home", free_port()
     server.start(port=port, home=home, timeout_s=240)
     yield home, port
     server.stop(port=port, home=home, wait_s=30)
