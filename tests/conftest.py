@@ -14,7 +14,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
@@ -24,12 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 _state: dict[str, object] = {}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CODER_PIPELINE_TEST_NO_SERVER"):
         return
@@ -37,7 +30,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DVC_NO_ANALYTICS"] = "1"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     home = Path(tempfile.mkdtemp(prefix="coder-pipeline-prefect-"))
-    port = _free_port()
+    from tests.support.services import free_port
+
+    port = free_port()
     os.environ["PREFECT_HOME"] = str(home)
     from flows import server
 
