@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -268,12 +267,6 @@ def run_params(workers: int, manifest: Path, crawl_cache: str, quality_cache: st
         "crawl": {"manifest": str(manifest), "cache_dir": crawl_cache},
         "quality": {"decontam": {"cache_dir": quality_cache}},
     })
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_key(scale: int, workers: int) -> str:
@@ -648,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from benchmarks.run import machine_info
     from flows.audit import shared_caches
-    from flows.server import start, stop
+    from flows.server import free_port, start, stop
     from tasks.common.io import atomic_write_json, atomic_write_text
     from tasks.common.params import load_params
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,14 @@ DEFAULT_PORT = int(os.environ.get("CODER_PIPELINE_PREFECT_PORT", "4200"))
 
 def prefect_home(root: Path = ROOT) -> Path:
     return Path(os.environ.get("PREFECT_HOME", root / ".prefect"))
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A port the OS has just found free on `host`: for a second server beside the default one (tests,
+    benchmarks), or services the tests start."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def api_url(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:

@@ -30,11 +30,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DVC_NO_ANALYTICS"] = "1"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     home = Path(tempfile.mkdtemp(prefix="coder-pipeline-prefect-"))
-    from tests.support.services import free_port
-
-    port = free_port()
-    os.environ["PREFECT_HOME"] = str(home)
     from flows import server
+
+    port = server.free_port()
+    os.environ["PREFECT_HOME"] = str(home)
 
     # started now, waited for only by tests that need it (the prefect_api_url fixture)
     url = server.start(port=port, home=home, wait=False)

@@ -7,22 +7,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
+from flows.server import free_port
+
 
 class ServiceUnavailable(RuntimeError):
     """The service's binary or package is missing or it did not come up: tests skip with this reason."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stop(proc: subprocess.Popen, timeout_s: float = 15) -> None:
