@@ -37,6 +37,9 @@ TEXTS_SCHEMA = pa.schema([("repo", pa.string()), ("text", pa.string())])
 REPLICA_SEP = "~r"
 
 
+CRAWL_PARTITION_BYTES = 16 << 20
+
+
 def replica_id(repo: str, i: int) -> str:
     """Id of replica i (i = 0 is the repository itself)."""
     return repo if i == 0 else f"{repo}{REPLICA_SEP}{i}"
@@ -47,8 +50,10 @@ def crawl_subset(subset: Sequence[str], out_dir: str | Path, crawl_section: dict
 
     Uses the crawl stage's own functions, limits and download cache, so a rerun downloads nothing.
     """
-    from tasks.crawl import config_from_params, crawl_source, write_raw
+    from tasks.common.jobs import run_locally
+    from tasks.crawl import config_from_params
     from tasks.crawl.config import DEFAULT_MANIFEST, load_manifest
+    from tasks.crawl.plan import run_crawl
 
     cfg = config_from_params(crawl_section)
     specs = load_manifest(DEFAULT_MANIFEST)
@@ -56,9 +61,15 @@ def crawl_subset(subset: Sequence[str], out_dir: str | Path, crawl_section: dict
     missing = [key for key in subset if key not in by_key]
     if missing:
         raise ValueError(f"benchmarks.crawl_subset: not in the crawl manifest: {', '.join(missing)}")
-    results = [crawl_source(by_key[key], cfg, cfg.cache_dir) for key in subset]
-    summary = write_raw(results, str(out_dir), cfg.n_shards)
-    summary["errors"] = {r["repo"]: r["error"] for r in results if r.get("error")}
+    out = Path(out_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    run = run_crawl([by_key[key] for key in subset], cfg, out, target_bytes=CRAWL_PARTITION_BYTES,
+                    min_partitions=2, cache=str(out.parent / "partition-cache"), runner=run_locally)
+    summary = {"partitions": run.partitions, "rows": sum(s["files"] for s in run.fetched.summaries if not s["error"]),
+               "quarantined": len(run.quarantine),
+               "errors": {s["repo"]: s["error"] for s in run.fetched.summaries if s.get("error")}}
     atomic_write_json(Path(out_dir) / "subset.json", {"subset": list(subset), "summary": summary})
     return summary
 

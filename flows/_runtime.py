@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from flows.server import ensure_api_url
+from tasks.common.jobs import JobRun
 from tasks.common.io import atomic_write_json
 from tasks.common.params import ParamError, load_params, number
 
@@ -225,7 +226,7 @@ def map_shards(task: Any, calls: Sequence[tuple], desc: str) -> list[Any]:
     results: list[Any] = [None] * len(futures)
     started = time.monotonic()
     pending = set(range(len(futures)))
-    with tqdm(total=len(futures), desc=desc, unit="shard", file=sys.stderr, mininterval=2.0) as bar:
+    with tqdm(total=len(futures), desc=desc, unit="job", file=sys.stderr, mininterval=2.0) as bar:
         while pending:
             try:
                 i = index[id(finished.get(timeout=STALL_CHECK_S))]
@@ -242,6 +243,86 @@ def map_shards(task: Any, calls: Sequence[tuple], desc: str) -> list[Any]:
 
 
 STALL_CHECK_S = 5.0
+
+
+# ---------------------------------------------------------------- partition jobs
+def partition_settings(params: dict[str, Any]) -> tuple[int, int]:
+    """(target bytes per partition, minimum partitions) from runtime.partition_mb / runtime.min_partitions."""
+    mb = number(params, "runtime.partition_mb", lo=0, lo_open=True, default=16)
+    least = number(params, "runtime.min_partitions", lo=1, hi=100_000, integer=True, default=4)
+    return max(1, int(mb * (1 << 20))), int(least)
+
+
+def partition_cache(params: dict[str, Any]) -> str:
+    """Where committed partition jobs live (runtime.partition_cache; a shared filesystem on a cluster)."""
+    from tasks.common.jobs import cache_root
+
+    value = (params.get("runtime") or {}).get("partition_cache")
+    if value is not None and not isinstance(value, str):
+        raise ParamError(f"runtime.partition_cache: expected a path string, got {value!r}")
+    return str(cache_root(value))
+
+
+_PARTITION_TASK: Any = None
+
+
+def _partition_task() -> Any:
+    """The one Prefect task every partition job runs in (named stage/partition in the UI)."""
+    global _PARTITION_TASK
+    if _PARTITION_TASK is None:
+        from prefect import task
+        from prefect.cache_policies import NONE as NO_CACHE
+
+        from tasks.common.jobs import run_job
+
+        def partition(stage: str, part: str, job: Any, fn: Callable[..., dict[str, Any]], args: tuple) -> dict[str, Any]:
+            return run_job(job, fn, *args)
+
+        _PARTITION_TASK = task(partition, name="partition", cache_policy=NO_CACHE, task_run_name="{stage}/{part}")
+    return _PARTITION_TASK
+
+
+def map_jobs(jobs: Sequence[Any], fn: Callable[..., dict[str, Any]], *args: Any, desc: str,
+             per_job: Sequence[tuple] | None = None) -> JobRun:
+    """Run partition jobs (tasks.common.jobs.Job) on the flow's task runner; committed ones are reused.
+
+    Each job runs `fn(paths, outputs, *per_job[i], *args)`."""
+    calls = [(j.stage, j.name, j, fn, (tuple(per_job[i]) if per_job else ()) + args) for i, j in enumerate(jobs)]
+    run = JobRun.of(map_shards(_partition_task(), calls, desc) if jobs else [])
+    if jobs:
+        log.info("%s: %d jobs, %d reused from committed partitions, %d computed", desc, len(jobs), run.reused,
+                 run.computed)
+    return run
+
+
+def map_partitions(stage: str, in_dir: str | Path, outputs: dict[str, str | Path | None],
+                   fn: Callable[..., dict[str, Any]], *args: Any, params: dict[str, Any], salt_params: Any,
+                   side_dirs: Sequence[str | Path] = (), step: str | None = None, desc: str | None = None) -> JobRun:
+    """One job per partition of `in_dir`: fn(paths, outputs, *args) writes the same-named file in each
+    output dir (an output dir of None: the file stays in the partition cache). `paths` = the partition,
+    then the same-named file of each side dir that has one. Jobs are keyed by their input bytes, the
+    stage's code (dvc.yaml deps) and `salt_params` (what shapes the output); `step` names a stage's
+    second kind of job."""
+    from tasks.common.io import list_shards
+    from tasks.common.jobs import Job, stage_salt
+
+    cache = partition_cache(params)
+    salt = stage_salt(stage, salt_params)
+    name = f"{stage}-{step}" if step else stage
+    jobs = []
+    for part in list_shards(in_dir):
+        side = tuple(str(Path(d) / part.name) for d in side_dirs if (Path(d) / part.name).is_file())
+        jobs.append(Job(stage=name, name=part.stem, salt=salt, inputs=(str(part),) + side,
+                        outputs={k: None if d is None else str(Path(d) / part.name) for k, d in outputs.items()},
+                        cache=cache))
+    return map_jobs(jobs, fn, *args, desc=desc or name)
+
+
+def prune_partitions(stage: str, run: JobRun, params: dict[str, Any]) -> int:
+    """After a stage succeeded: drop the committed jobs of `stage` (a job namespace) this run did not use."""
+    from tasks.common.jobs import prune
+
+    return prune(stage, run.keys, partition_cache(params))
 
 
 class PrefectApiLost(RuntimeError):

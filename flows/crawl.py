@@ -1,60 +1,67 @@
-"""Stage `crawl`: fetch every source of the manifest (one task each, quarantined on failure) and write
-data/raw shards, the rejected-member and quarantine tables, and metrics/crawl.json."""
+"""Stage `crawl`: every source of the manifest is one job (quarantined on failure, its rows committed to
+the partition cache), then data/raw is cut into byte-sized partitions of whole repositories, plus the
+rejected-member and quarantine tables and metrics/crawl.json. The flow process holds summaries only."""
 from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NONE as NO_CACHE
+from prefect import flow
 
-from flows._runtime import (map_shards, markdown_table, publish_markdown, publish_table, run_stage, timed,
-                            write_metrics, write_timings)
+from flows._runtime import (map_jobs, markdown_table, partition_cache, partition_settings, publish_markdown,
+                            publish_table, run_stage, timed, write_metrics, write_timings)
 from tasks.common.io import atomic_dir
+from tasks.common.jobs import prune
 from tasks.common.params import load_params, section
-from tasks.crawl.config import Config, config_from_params
-from tasks.crawl.crawl import aggregate, crawl_source, load_sources, write_raw
+from tasks.crawl.config import config_from_params
+from tasks.crawl.crawl import aggregate, load_sources
+from tasks.crawl.plan import PARTITION_STAGE, SOURCE_STAGE, run_crawl
 
 OUT_DIR = "data/raw"
 # These vary between a first run and a rerun from the download cache: reported, never in metrics.
 RUN_DEPENDENT = ("downloaded_bytes", "cache_hits")
+TOP_ROWS = 200  # per-repo rows shown in the Prefect artifact (all of them are in the data)
 
 
-@task(name="crawl-source", cache_policy=NO_CACHE)
-def crawl_source_task(spec: dict[str, Any], cfg: Config) -> dict[str, Any]:
-    return crawl_source(spec, cfg)
-
-
-def repo_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
-    for res in sorted(results, key=lambda r: r["repo"]):
-        rows.append({"repo": res["repo"], "source": res["source"], "files": len(res["rows"]),
-                     "bytes": sum(r["size"] for r in res["rows"]), "rejected": len(res["rejected"]),
-                     "error": res["error"] or ""})
-    return rows
+def repo_rows(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"repo": s["repo"], "source": s["source"], "files": s["files"], "bytes": s["bytes"],
+             "rejected": sum(s["rejected"].values()), "truncated": (s.get("truncated") or {}).get("reason", ""),
+             "error": s["error"] or ""} for s in sorted(summaries, key=lambda r: (-r["bytes"], r["repo"]))]
 
 
 @flow(name="crawl", log_prints=True)
 def crawl_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     elapsed = timed()
-    cfg = config_from_params(section(load_params(params_path), "crawl"))
+    params = load_params(params_path)
+    cfg = config_from_params(section(params, "crawl"))
+    target, least = partition_settings(params)
+    cache = partition_cache(params)
     sources = load_sources(cfg)
-    print(f"crawling {len(sources)} sources into {OUT_DIR} ({cfg.n_shards} shards)")
-    results = map_shards(crawl_source_task, [(spec, cfg) for spec in sources], "crawl")
+    print(f"crawling {len(sources)} sources into {OUT_DIR} (partitions of ~{target / 2**20:.1f} MiB)")
     with atomic_dir(OUT_DIR) as out:
-        written = write_raw(results, str(out), cfg.n_shards)
-    metrics = aggregate(results)
+        run = run_crawl(sources, cfg, out, target_bytes=target, min_partitions=least, cache=cache, runner=map_jobs)
+    fetched, written = run.fetched, run.written
+    prune(SOURCE_STAGE, fetched.keys, cache)
+    prune(PARTITION_STAGE, written.keys, cache)
+
+    metrics = aggregate(fetched.summaries)
+    metrics["partitions"] = run.partitions
     run_info = {k: metrics.pop(k) for k in RUN_DEPENDENT}
     write_metrics("crawl", metrics)
-    write_timings("crawl", {"seconds": elapsed(), **run_info})
+    write_timings("crawl", {"seconds": elapsed(), **run_info,
+                            **{f"sources_{k}": v for k, v in fetched.counts().items()},
+                            **{f"partitions_{k}": v for k, v in written.counts().items()}})
 
     langs = [{"lang": k, **v, "share_bytes": v["bytes"] / max(1, metrics["bytes"])}
              for k, v in sorted(metrics["by_language"].items(), key=lambda kv: -kv[1]["bytes"])]
-    publish_table("crawl-repos", repo_rows(results), "Every crawled source: files, bytes, rejected members, error")
+    publish_table("crawl-repos", repo_rows(fetched.summaries)[:TOP_ROWS],
+                  f"The {TOP_ROWS} largest crawled sources: files, bytes, rejected members, truncation, error")
     publish_table("crawl-languages", langs, "Crawled files and bytes by language")
     publish_markdown("crawl-summary", (
         f"# Crawl\n\n{metrics['repos']} repositories, {metrics['files']} files, {metrics['bytes']:,} bytes "
-        f"({metrics['repos_failed']} quarantined); {written['rejected']} archive members rejected; "
-        f"downloaded {run_info['downloaded_bytes']:,} bytes ({run_info['cache_hits']} cache hits).\n\n"
+        f"in {run.partitions} partitions ({metrics['repos_failed']} quarantined, {metrics['truncated']['kept']} kept "
+        f"truncated); {sum(metrics['rejected'].values())} archive members rejected; downloaded "
+        f"{run_info['downloaded_bytes']:,} bytes ({run_info['cache_hits']} cache hits). Sources: "
+        f"{fetched.reused} reused from committed crawls, {fetched.computed} crawled.\n\n"
         "## Quarantined sources\n\n" + markdown_table(metrics["failures"], ["repo", "error"])
         + "\n## Rejected members by reason\n\n"
         + markdown_table([{"reason": k, "members": v} for k, v in metrics["rejected"].items()])),

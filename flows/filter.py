@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NONE as NO_CACHE
+from prefect import flow
 
-from flows._runtime import (map_shards, markdown_table, publish_markdown, publish_table, run_gate, run_stage,
-                            timed, write_metrics, write_timings)
-from tasks.common.io import atomic_dir, list_shards
+from flows._runtime import (map_partitions, markdown_table, prune_partitions, publish_markdown, publish_table, run_gate,
+                            run_stage, timed, write_metrics, write_timings)
+from tasks.common.io import atomic_dir
 from tasks.common.params import load_params, section
 from tasks.filter.config import Config, config_from_params
 from tasks.filter.metrics import aggregate, language_share_table, pass_rate_table
-from tasks.filter.shard import filter_shard
+from tasks.filter.shard import filter_partition
 
 IN_DIR, OUT_DIR, DECISIONS_DIR = "data/raw", "data/filtered", "data/filter_decisions"
 RUN_DEPENDENT = ("seconds", "throughput_mb_s")
-
-
-@task(name="filter-shard", cache_policy=NO_CACHE)
-def filter_shard_task(in_path: str, out_path: str, decisions_path: str, cfg: Config) -> dict[str, Any]:
-    return filter_shard(in_path, out_path, decisions_path, cfg)
 
 
 def gate_filter(metrics: dict[str, Any], cfg: Config) -> None:
@@ -37,17 +31,19 @@ def gate_filter(metrics: dict[str, Any], cfg: Config) -> None:
 @flow(name="filter", log_prints=True)
 def filter_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     elapsed = timed()
-    cfg = config_from_params(section(load_params(params_path), "filter"))
-    shards = list_shards(IN_DIR)
+    params = load_params(params_path)
+    raw = section(params, "filter")
+    cfg = config_from_params(raw)
     with atomic_dir(OUT_DIR) as out, atomic_dir(DECISIONS_DIR) as decisions:
-        calls = [(str(s), str(out / s.name), str(decisions / s.name), cfg) for s in shards]
-        stats = map_shards(filter_shard_task, calls, "filter")
-        metrics = aggregate(stats)
+        run = map_partitions("filter", IN_DIR, {"out": out, "decisions": decisions}, filter_partition, cfg,
+                             params=params, salt_params={k: v for k, v in raw.items() if k != "gate"})
+        metrics = aggregate(run.summaries)
         run_info = {k: metrics.pop(k) for k in RUN_DEPENDENT if k in metrics}
         publish_filter_artifacts(metrics)
         gate_filter(metrics, cfg)  # a failed gate raises here: the new outputs are discarded
+    prune_partitions("filter", run, params)
     write_metrics("filter", metrics)
-    write_timings("filter", {"seconds": elapsed(), **run_info})
+    write_timings("filter", {"seconds": elapsed(), **run_info, **run.counts()})
     return metrics
 
 

@@ -2,24 +2,17 @@
 by their import/include/using edges, one repo-level sample per dependency subgraph."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NONE as NO_CACHE
+from prefect import flow
 
-from flows._runtime import (map_shards, markdown_table, publish_markdown, publish_table, run_gate, run_stage,
-                            timed, write_metrics, write_timings)
-from tasks.common.io import atomic_dir, list_shards
+from flows._runtime import (map_partitions, markdown_table, prune_partitions, publish_markdown, publish_table, run_gate,
+                            run_stage, timed, write_metrics, write_timings)
+from tasks.common.io import atomic_dir
 from tasks.common.params import load_params, number
-from tasks.order import Config, aggregate, config_from_params, order_shard
+from tasks.order import aggregate, config_from_params, order_partition
 
 IN_DIR, RAW_DIR, OUT_DIR = "data/filtered", "data/raw", "data/ordered"
-
-
-@task(name="order-shard", cache_policy=NO_CACHE)
-def order_shard_task(in_path: str, out_path: str, cfg: Config, raw_path: str | None) -> dict[str, Any]:
-    return order_shard(in_path, out_path, cfg, raw_path=raw_path)
 
 
 def gate_order(metrics: dict[str, Any], min_resolution_rate: float) -> None:
@@ -48,20 +41,18 @@ def order_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     gate = section.pop("gate", {}) or {}
     cfg = config_from_params(section)
     min_rate = number({"order": {"gate": gate}}, "order.gate.min_resolution_rate", lo=0, hi=1, default=0.0)
-    shards = list_shards(IN_DIR)
     with atomic_dir(OUT_DIR) as out:
-        calls = []
-        for s in shards:
-            raw = Path(RAW_DIR) / s.name
-            calls.append((str(s), str(out / s.name), cfg, str(raw) if raw.exists() else None))
-        stats = map_shards(order_shard_task, calls, "order")
+        run = map_partitions("order", IN_DIR, {"out": out}, order_partition, cfg, params=params,
+                             salt_params=section, side_dirs=[RAW_DIR])
+        stats = run.summaries
         metrics = aggregate(stats)
         seconds = metrics.pop("seconds", None)
         metrics["files_lost"] = files_lost(stats, metrics)
         publish_order_artifacts(metrics)
         gate_order(metrics, min_rate)
+    prune_partitions("order", run, params)
     write_metrics("order", metrics)
-    write_timings("order", {"seconds": elapsed(), "worker_seconds": seconds or 0.0})
+    write_timings("order", {"seconds": elapsed(), "worker_seconds": seconds or 0.0, **run.counts()})
     return metrics
 
 

@@ -5,38 +5,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NONE as NO_CACHE
+from prefect import flow
 
-from flows._runtime import (map_shards, markdown_table, publish_markdown, publish_table, run_gate, run_stage,
-                            timed, write_metrics, write_timings)
-from tasks.common.io import atomic_dir, list_shards
+from flows._runtime import (map_partitions, markdown_table, prune_partitions, publish_markdown, publish_table,
+                            run_gate, run_stage, timed, write_metrics, write_timings)
+from tasks.common.io import atomic_dir
 from tasks.common.params import load_params, section
-from tasks.quality import Config, aggregate, build_benchmark_index, config_from_params, contamination_rows, quality_shard
+from tasks.quality import Config, aggregate, build_benchmark_index, config_from_params, contamination_rows, \
+    quality_partition
 
 IN_DIR, OUT_DIR, DECISIONS_DIR = "data/deduped", "data/clean", "data/quality_decisions"
-
-
-@task(name="quality-shard", cache_policy=NO_CACHE)
-def quality_shard_task(in_path: str, out_path: str, decisions_path: str, cfg: Config, index_path: str) -> dict[str, Any]:
-    return quality_shard(in_path, out_path, decisions_path, cfg, index_path=index_path)
 
 
 @flow(name="quality", log_prints=True)
 def quality_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     elapsed = timed()
-    cfg = config_from_params(section(load_params(params_path), "quality"))
+    params = load_params(params_path)
+    raw = section(params, "quality")
+    cfg = config_from_params(raw)
     index_path = str(build_benchmark_index(cfg, cfg.decontam.cache_dir))
-    shards = list_shards(IN_DIR)
     with atomic_dir(OUT_DIR) as out, atomic_dir(DECISIONS_DIR) as decisions:
-        calls = [(str(s), str(out / s.name), str(decisions / s.name), cfg, index_path) for s in shards]
-        stats = map_shards(quality_shard_task, calls, "quality")
+        run = map_partitions("quality", IN_DIR, {"out": out, "decisions": decisions}, quality_partition, cfg,
+                             index_path, params=params, salt_params={k: v for k, v in raw.items() if k != "gate"})
+        stats = run.summaries
         metrics = aggregate(stats)
         seconds = metrics.pop("seconds", {})
         publish_quality_artifacts(metrics, contamination_rows(stats))
         gate_quality(metrics, cfg)
+    prune_partitions("quality", run, params)
     write_metrics("quality", metrics)
-    write_timings("quality", {"seconds": elapsed(), **{f"worker_{k}": v for k, v in seconds.items()}})
+    write_timings("quality", {"seconds": elapsed(), **{f"worker_{k}": v for k, v in seconds.items()}, **run.counts()})
     return metrics
 
 

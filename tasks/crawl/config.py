@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tasks.common.params import ParamError, get, number
+from tasks.common.params import ParamError, choice, get, number
 from tasks.crawl.extract import Limits
 from tasks.crawl.fetch import FetchPolicy
 from tasks.crawl.github import GithubConfig, github_config_from_params
@@ -27,7 +27,6 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 class Config:
     sources: tuple[dict[str, Any], ...] = ()  # validated specs (inline or from the manifest)
     manifest: str | None = DEFAULT_MANIFEST
-    n_shards: int = 8
     max_file_bytes: int = 1 << 20
     max_archive_members: int = 20_000
     max_total_bytes: int = 256 << 20
@@ -37,6 +36,7 @@ class Config:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     max_fetch_s: float = 300.0
+    on_truncated: str = "drop"   # a source over an archive cap: drop (quarantined, reason truncated) | keep (flagged)
     seed: int = 0
     cache_dir: str = ".cache/crawl"
     github: GithubConfig = field(default_factory=GithubConfig)
@@ -44,6 +44,12 @@ class Config:
     def limits(self) -> Limits:
         return Limits(max_members=self.max_archive_members, max_file_bytes=self.max_file_bytes,
                       max_total_bytes=self.max_total_bytes, max_ratio=self.max_ratio)
+
+    def output_params(self) -> dict[str, Any]:
+        """The settings that shape what a source yields (the key of its cached crawl)."""
+        return {"max_file_bytes": self.max_file_bytes, "max_archive_members": self.max_archive_members,
+                "max_total_bytes": self.max_total_bytes, "max_ratio": self.max_ratio,
+                "on_truncated": self.on_truncated}
 
     def fetch_policy(self) -> FetchPolicy:
         return FetchPolicy(timeout_s=self.timeout_s, retries=self.retries, backoff_base_s=self.backoff_base_s,
@@ -103,7 +109,6 @@ def config_from_params(section: dict[str, Any]) -> Config:
     return Config(
         sources=sources,
         manifest=manifest,
-        n_shards=number(p, "crawl.n_shards", lo=1, hi=100_000, integer=True, default=Config.n_shards),
         max_file_bytes=number(p, "crawl.max_file_bytes", lo=1, integer=True, default=Config.max_file_bytes),
         max_archive_members=number(p, "crawl.max_archive_members", lo=1, integer=True,
                                    default=Config.max_archive_members),
@@ -114,6 +119,7 @@ def config_from_params(section: dict[str, Any]) -> Config:
         backoff_base_s=float(number(p, "crawl.backoff_base_s", lo=0, default=Config.backoff_base_s)),
         backoff_max_s=float(number(p, "crawl.backoff_max_s", lo=0, default=Config.backoff_max_s)),
         max_fetch_s=float(number(p, "crawl.max_fetch_s", lo=0, lo_open=True, default=Config.max_fetch_s)),
+        on_truncated=choice(p, "crawl.on_truncated", ("drop", "keep"), default=Config.on_truncated),
         seed=number(p, "crawl.seed", integer=True, default=Config.seed),
         cache_dir=os.fspath(cache_dir),
         github=github_config_from_params(section.get("github")),

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import email.parser
 import json
+import os
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from tasks.common.hashing import shard_of
-from tasks.common.io import list_shards, shard_name, write_parquet
+from tasks.common.io import write_parquet
+from tasks.common.partitions import PartWriter, concat_files
 from tasks.crawl.config import Config
 from tasks.crawl.content import decode
 from tasks.crawl.extract import ArchiveFile, Rejection, iter_archive, iter_directory
@@ -162,97 +162,138 @@ def crawl_source(spec: dict[str, Any], cfg: Config, cache_dir: str | None = None
     return result
 
 
-def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=schema)
+TRUNCATING = ("too_many_members", "bomb")  # rejections after which an archive was read no further
 
 
-def _dedupe(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Results in repo order, the first of any duplicated repo id kept; quarantine rows for the rest."""
+def truncation(rejected: list[dict[str, Any]]) -> str | None:
+    """Why the archive was cut short (its first cap hit), or None when it was read whole."""
+    return next((r["reason"] for r in rejected if r["reason"] in TRUNCATING), None)
+
+
+def summarise_source(res: dict[str, Any]) -> dict[str, Any]:
+    """The small record of one crawled source the flow keeps (no contents): counts by language and reason."""
+    by_lang: dict[str, dict[str, int]] = {}
+    skipped: Counter[str] = Counter()
+    files = size = text_files = text_bytes = 0
+    for row in res["rows"]:
+        files += 1
+        size += row["size"]
+        lang = by_lang.setdefault(row["lang"] or "unknown", {"files": 0, "bytes": 0})
+        lang["files"] += 1
+        lang["bytes"] += row["size"]
+        if row["content"] is not None:
+            text_files += 1
+            text_bytes += row["size"]
+        else:
+            skipped[row["skip_reason"]] += 1
+    return {
+        "repo": res["repo"], "source": res["source"], "error": res["error"],
+        "spec": redact(json.dumps(res.get("spec"), sort_keys=True, default=str)),  # URLs may carry user:password@
+        "files": files, "bytes": size, "text_files": text_files, "text_bytes": text_bytes,
+        "by_language": dict(sorted(by_lang.items())), "skipped": dict(sorted(skipped.items())),
+        "rejected": dict(sorted(Counter(r["reason"] for r in res["rejected"]).items())),
+        "truncated": res.get("truncated"),
+        "stats": res.get("stats", {}),
+    }
+
+
+def crawl_source_files(inputs: tuple[str, ...], outs: dict[str, str], spec: dict[str, Any], cfg: Config) -> dict[str, Any]:
+    """Job body: crawl one source into `rows` (RAW_SCHEMA, by path) and `rejected` files; its summary back."""
+    res = crawl_source(spec, cfg)
+    cut = truncation(res["rejected"])
+    if cut and not res["error"]:
+        res["truncated"] = {"reason": cut, "files_read": len(res["rows"]),
+                            "bytes_read": sum(r["size"] for r in res["rows"])}
+        if cfg.on_truncated == "drop":
+            res["error"] = (f"truncated: {cut} after {len(res['rows'])} files, {res['truncated']['bytes_read']} bytes "
+                            "(crawl.on_truncated: drop)")
+    if res["error"]:
+        res["rows"], res["rejected"] = [], []
+    write_parquet(pa.Table.from_pylist(res["rows"], schema=RAW_SCHEMA), outs["rows"])
+    write_parquet(pa.Table.from_pylist(res["rejected"], schema=REJECTED_SCHEMA), outs["rejected"])
+    return summarise_source(res)
+
+
+def dedupe(summaries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Sources in repo order, the first of a duplicated repo id kept; quarantine rows for the failed and the rest."""
     kept: dict[str, dict[str, Any]] = {}
     quarantine: list[dict[str, Any]] = []
-    for res in results:
-        spec_json = redact(json.dumps(res.get("spec"), sort_keys=True, default=str))  # URLs may carry user:password@
+    for res in summaries:
         if res.get("error"):
-            quarantine.append({"repo": res["repo"], "spec": spec_json, "error": res["error"]})
+            quarantine.append({"repo": res["repo"], "spec": res["spec"], "error": res["error"]})
         elif res["repo"] in kept:
-            quarantine.append({"repo": res["repo"], "spec": spec_json, "error": "duplicate source of the same repo"})
+            quarantine.append({"repo": res["repo"], "spec": res["spec"], "error": "duplicate source of the same repo"})
         else:
             kept[res["repo"]] = res
     quarantine.sort(key=lambda q: (q["repo"], q["spec"], q["error"]))
     return [kept[k] for k in sorted(kept)], quarantine
 
 
-def write_raw(results: list[dict[str, Any]], out_dir: str, n_shards: int) -> dict[str, Any]:
-    """Write data/raw: part-XXXXX.parquet for every shard index (empty ones too), rejected.parquet and
-    quarantine.parquet. Rows of a repo all land in shard_of(repo, n_shards), sorted by (repo, path).
-
-    Each file is written atomically; wrap the call in tasks.common.io.atomic_dir to swap the whole
-    directory at once.
-    """
-    if n_shards < 1:
-        raise ValueError(f"n_shards must be >= 1, got {n_shards}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ok, quarantine = _dedupe(results)
-    shards: list[list[dict[str, Any]]] = [[] for _ in range(n_shards)]
-    rejected: list[dict[str, Any]] = []
-    for res in ok:
-        shards[shard_of(res["repo"], n_shards)].extend(res["rows"])
-        rejected.extend(res["rejected"])
-    wanted = {shard_name(i) for i in range(n_shards)}
-    for stale in list_shards(out):
-        if stale.name not in wanted:
-            stale.unlink()
-    for i, rows in enumerate(shards):
-        rows.sort(key=lambda r: (r["repo"], r["path"]))
-        write_parquet(_table(rows, RAW_SCHEMA), out / shard_name(i))
-    rejected.sort(key=lambda r: (r["repo"], r["member"], r["reason"]))
-    write_parquet(_table(rejected, REJECTED_SCHEMA), out / "rejected.parquet")
-    write_parquet(_table(quarantine, QUARANTINE_SCHEMA), out / "quarantine.parquet")
-    return {"shards": n_shards, "rows": sum(len(s) for s in shards), "rejected": len(rejected),
-            "quarantined": len(quarantine)}
+def write_partition(inputs: tuple[str, ...], outs: dict[str, str]) -> dict[str, Any]:
+    """Job body: the rows files of a partition's repositories (in repo order) as one data/raw partition."""
+    with PartWriter(outs["part"], RAW_SCHEMA) as out:
+        rows = concat_files(inputs, out)
+    return {"rows": rows, "repos": len(inputs)}
 
 
-def aggregate(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The crawl metrics: counts by language/source/reason, failures, download volume."""
-    ok, quarantine = _dedupe(results)
+def write_rejected(inputs: tuple[str, ...], outs: dict[str, str]) -> dict[str, Any]:
+    """Job body: every kept repository's rejected members as data/raw/rejected.parquet (repo, member order)."""
+    with PartWriter(outs["rejected"], REJECTED_SCHEMA) as out:
+        rows = concat_files(inputs, out)
+    return {"rows": rows}
+
+
+def write_raw_job(inputs: tuple[str, ...], outs: dict[str, str]) -> dict[str, Any]:
+    """Job body of the crawl's second phase: a data/raw partition, or the rejected-members table."""
+    return write_rejected(inputs, outs) if "rejected" in outs else write_partition(inputs, outs)
+
+
+def write_quarantine(quarantine: list[dict[str, Any]], path: str | os.PathLike) -> None:
+    write_parquet(pa.Table.from_pylist(quarantine, schema=QUARANTINE_SCHEMA), path)
+
+
+def aggregate(summaries: list[dict[str, Any]], top: int = 50) -> dict[str, Any]:
+    """The crawl metrics from the sources' summaries: counts by language/source/reason, failures, truncations."""
+    ok, quarantine = dedupe(summaries)
     by_lang: dict[str, dict[str, int]] = {}
     by_source: dict[str, dict[str, int]] = {}
     skipped: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
-    files = size = text_files = text_bytes = 0
+    totals: Counter[str] = Counter()
+    truncated = []
     for res in ok:
         src = by_source.setdefault(res["source"], {"repos": 0, "files": 0, "bytes": 0})
         src["repos"] += 1
-        for row in res["rows"]:
-            files += 1
-            size += row["size"]
-            src["files"] += 1
-            src["bytes"] += row["size"]
-            lang = by_lang.setdefault(row["lang"] or "unknown", {"files": 0, "bytes": 0})
-            lang["files"] += 1
-            lang["bytes"] += row["size"]
-            if row["content"] is not None:
-                text_files += 1
-                text_bytes += row["size"]
-            else:
-                skipped[row["skip_reason"]] += 1
-        rejected.update(r["reason"] for r in res["rejected"])
+        src["files"] += res["files"]
+        src["bytes"] += res["bytes"]
+        for key in ("files", "bytes", "text_files", "text_bytes"):
+            totals[key] += res[key]
+        for lang, v in res["by_language"].items():
+            slot = by_lang.setdefault(lang, {"files": 0, "bytes": 0})
+            slot["files"] += v["files"]
+            slot["bytes"] += v["bytes"]
+        skipped.update(res["skipped"])
+        rejected.update(res["rejected"])
+        if res.get("truncated"):
+            truncated.append({"repo": res["repo"], **res["truncated"]})
+    truncated_dropped = [q for q in quarantine if q["error"].startswith("truncated:")]
     return {
         "repos": len(ok),
         "repos_failed": len(quarantine),
-        "files": files,
-        "bytes": size,
-        "text_files": text_files,
-        "text_bytes": text_bytes,
+        "files": totals["files"],
+        "bytes": totals["bytes"],
+        "text_files": totals["text_files"],
+        "text_bytes": totals["text_bytes"],
         "languages": sum(1 for k in by_lang if k != "unknown"),
         "by_language": dict(sorted(by_lang.items())),
         "by_source": dict(sorted(by_source.items())),
         "skipped": dict(sorted(skipped.items())),
         "rejected": dict(sorted(rejected.items())),
-        "failures": [{"repo": q["repo"], "error": q["error"]} for q in quarantine],
-        "downloaded_bytes": sum(r.get("stats", {}).get("downloaded_bytes", 0) for r in results),
-        "cache_hits": sum(1 for r in results if r.get("stats", {}).get("cache_hit")),
+        "truncated": {"kept": len(truncated), "dropped": len(truncated_dropped),
+                      "repos": sorted(truncated, key=lambda t: t["repo"])[:top]},
+        "failures": [{"repo": q["repo"], "error": q["error"]} for q in quarantine[:top]],
+        "downloaded_bytes": sum(r.get("stats", {}).get("downloaded_bytes", 0) for r in summaries),
+        "cache_hits": sum(1 for r in summaries if r.get("stats", {}).get("cache_hit")),
     }
 
 
@@ -263,4 +304,3 @@ def load_sources(cfg: Config) -> list[dict[str, Any]]:
         from tasks.crawl.github import search_repositories
         specs.extend(search_repositories(cfg.github))
     return specs
-

@@ -1,23 +1,21 @@
 """Repository-level near-deduplication (DeepSeek-Coder §2.3): MinHash + LSH over whole repositories.
 
-Flow (the lead's Prefect flow fans the shard functions out):
-  signatures_shard(ordered shard -> signature shard)   per shard, in workers
-  [reset_index, then index_shard per shard]            optional: workers fill a shared Redis index,
-                                                        then cluster(..., index_prebuilt=True)
-  cluster(signature shards) -> (cluster rows, drop set, stats)
-  apply_shard(ordered shard -> deduped shard, drop set) per shard
+As partition jobs (flows/dedup.py runs them on the task runner):
+  signatures_job   data/ordered partition -> signature partition + LSH band keys
+  candidates_job   one routing range of every partition's band keys -> candidate pairs
+  verify_job       one partition's candidate pairs -> similar pairs (estimate, then exact Jaccard)
+  components_job   every similar pair -> clusters table + drops (best repo of each cluster kept)
+  apply_job        data/ordered partition -> data/deduped partition
   aggregate(...) -> metrics/dedup.json
 """
 from tasks.dedup.accuracy import accuracy_check
-from tasks.dedup.cluster import CLUSTER_SCHEMA, cluster, write_clusters
-from tasks.dedup.config import Config, StorageConfig, config_from_params, lsh_shape
-from tasks.dedup.index import index_shard, insert_signatures, open_index, reset_index
+from tasks.dedup.cluster import CLUSTER_SCHEMA, apply_job, components_job, verify_job
+from tasks.dedup.config import Config, config_from_params, lsh_shape
+from tasks.dedup.lsh import candidates_job
 from tasks.dedup.metrics import aggregate
-from tasks.dedup.shards import ShardShingleLoader, apply_shard, shard_shingle_loader, signatures_shard
+from tasks.dedup.shards import apply_shard, signatures_job, signatures_shard
 
 __all__ = [
-    "CLUSTER_SCHEMA", "Config", "ShardShingleLoader", "StorageConfig", "accuracy_check", "aggregate",
-    "apply_shard", "cluster", "config_from_params", "index_shard", "insert_signatures", "lsh_shape",
-    "open_index", "reset_index", "shard_shingle_loader", "signatures_shard", "write_clusters",
+    "CLUSTER_SCHEMA", "Config", "accuracy_check", "aggregate", "apply_job", "apply_shard", "candidates_job",
+    "components_job", "config_from_params", "lsh_shape", "signatures_job", "signatures_shard", "verify_job",
 ]
-

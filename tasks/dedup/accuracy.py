@@ -6,17 +6,16 @@ threshold. The stage's answer is its verified similar pairs (the edges of its cl
 """
 from __future__ import annotations
 
-import dataclasses
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 
-from tasks.dedup.cluster import verify_pairs
-from tasks.dedup.config import Config, StorageConfig
-from tasks.dedup.index import candidate_pairs, insert_signatures, open_index
+from tasks.dedup.cluster import exact_jaccard, judge_pairs
+from tasks.dedup.config import Config
+from tasks.dedup.lsh import band_keys, bucket_pairs
 from tasks.dedup.shingles import document_shingles
-from tasks.dedup.signature import signature
+from tasks.dedup.signature import estimate_jaccard, signature
 
 _EXAMPLES = 10
 
@@ -45,16 +44,23 @@ def true_pairs(docs: dict[str, str], cfg: Config) -> dict[tuple[str, str], float
 
 
 def found_pairs(docs: dict[str, str], cfg: Config) -> tuple[set[tuple[str, str]], dict[str, Any]]:
-    """The stage's verified similar pairs for these documents (in-memory index whatever the storage)."""
-    cfg = dataclasses.replace(cfg, storage=StorageConfig())
+    """The stage's verified similar pairs for these documents: the same band keys, bucket pairing and
+    judgement as the partition jobs, in memory."""
     sets = {k: document_shingles([docs[k]], cfg.shingle_size) for k in sorted(docs)}
     keys = [k for k in sets if len(sets[k])]
     sigs = np.array([signature(sets[k], cfg.num_perm, cfg.seed) for k in keys], dtype=np.uint32)
     sigs = sigs.reshape(len(keys), cfg.num_perm)
-    lsh = open_index(cfg)
-    insert_signatures(lsh, keys, sigs, cfg.seed)
-    pairs = candidate_pairs(lsh, keys, sigs)
-    similar, _, _, stats, _ = verify_pairs(pairs, keys, sigs, cfg, lambda repos: {r: sets[r] for r in repos})
+    bands, rows = cfg.lsh
+    buckets = band_keys(sigs, bands, rows).reshape(-1)
+    ids = np.repeat(np.arange(len(keys), dtype=np.int64), bands)
+    pairs, _ = bucket_pairs(buckets, ids, cfg.max_bucket)
+    est = estimate_jaccard(sigs[pairs[:, 0]], sigs[pairs[:, 1]]) if len(pairs) else np.zeros(0)
+    size = np.array([len(docs[k].encode("utf-8", "surrogatepass")) for k in keys], dtype=np.int64)
+
+    def exact_of(ask: np.ndarray) -> np.ndarray:
+        return np.array([exact_jaccard(sets[keys[pairs[k, 0]]], sets[keys[pairs[k, 1]]]) for k in ask])
+
+    similar, _, stats = judge_pairs(est, size[pairs[:, 0]], size[pairs[:, 1]], exact_of, cfg)
     return {(keys[i], keys[j]) for i, j in pairs[similar]}, stats
 
 

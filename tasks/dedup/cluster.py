@@ -1,29 +1,34 @@
-"""From signatures to decisions: LSH candidates, verification, union-find clusters, one repo kept each.
+"""From candidate pairs to decisions: verification per partition, components, one repo kept each.
 
-Candidates come from the LSH index; each pair is verified - by exact Jaccard of the two shingle sets
-(recomputed for candidate repos only) or by the signatures' estimate - and verified pairs are joined
-into clusters by union-find. In each cluster the best repo by the configured rank (default: stars
-desc, size desc, repo id asc) is kept and the others are dropped whole. Everything is ordered by repo
-id before use, so the result does not depend on shard order, worker count or storage backend.
+- `verify_job` (one per partition p): the candidate pairs whose first document is in p, judged by the
+  signatures' estimate, then - for pairs whose estimate is within reach of the threshold - by the
+  exact Jaccard of shingle sets recomputed from p and, one at a time, each partition the second
+  documents live in (never more than two partitions' candidates in memory). Repositories larger than
+  `exact_max_bytes` are judged by the estimate.
+- `components_job`: connected components of the similar pairs (union-find by label propagation over
+  the documents that have an edge), the best repository of each by the configured rank (stars desc,
+  size desc, repo id asc), the clusters table and the drop list routed by partition.
+- `apply_job` (one per partition): the partition without the dropped repositories.
+Everything is ordered by ids, so the result depends on neither partition-to-worker assignment nor
+worker count.
 """
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
-from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tasks.common.io import write_parquet
+from tasks.common.partitions import partition_index
+from tasks.common.shuffle import column_array, read_range, write_sorted
 from tasks.dedup.config import Config
-from tasks.dedup.index import candidate_pairs, insert_signatures, open_index, reset_index
-from tasks.dedup.shards import SignatureTable, read_signatures
+from tasks.dedup.lsh import partition_of, read_pairs, row_of
+from tasks.dedup.shards import apply_shard, load_shingles, read_signature_file, signature_rows
 from tasks.dedup.signature import estimate_jaccard
-
-ShingleLoader = Callable[[list[str]], dict[str, np.ndarray]]
 
 CLUSTER_SCHEMA = pa.schema([
     pa.field("cluster", pa.int64(), nullable=False),
@@ -31,10 +36,11 @@ CLUSTER_SCHEMA = pa.schema([
     pa.field("kept", pa.bool_(), nullable=False),
     pa.field("kept_repo", pa.string(), nullable=False),
     pa.field("est_jaccard", pa.float64()),       # repo vs kept_repo, from signatures
-    pa.field("exact_jaccard", pa.float64()),     # repo vs kept_repo, shingle sets; null unless verify=exact
+    pa.field("exact_jaccard", pa.float64()),     # repo vs kept_repo, shingle sets; null unless that pair was verified exactly
 ])
-
-_PAIR_CHUNK = 4096
+SIMILAR_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("est", pa.float64()), ("exact", pa.float64())])
+DROPS_SCHEMA = pa.schema([("pa", pa.int64()), ("repo", pa.string())])
+TOP_DROPPED = 50  # largest dropped repositories listed in metrics (all of them are in the clusters table)
 
 
 def prune_margin(threshold: float, num_perm: int) -> float:
@@ -56,70 +62,6 @@ def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def pair_estimates(sigs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    out = np.empty(len(pairs), dtype=np.float64)
-    for lo in range(0, len(pairs), _PAIR_CHUNK):
-        chunk = pairs[lo:lo + _PAIR_CHUNK]
-        out[lo:lo + len(chunk)] = estimate_jaccard(sigs[chunk[:, 0]], sigs[chunk[:, 1]])
-    return out
-
-
-def verify_pairs(pairs: np.ndarray, repos: Sequence[str], sigs: np.ndarray, cfg: Config,
-                 shingles_loader: ShingleLoader | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any],
-                                                                  dict[str, np.ndarray]]:
-    """(similar mask, estimates, exact values or NaN, stats, loaded shingle sets) for candidate pairs."""
-    est = pair_estimates(sigs, pairs)
-    exact = np.full(len(pairs), np.nan)
-    stats: dict[str, Any] = {"candidate_pairs": int(len(pairs))}
-    if cfg.verify == "estimate":
-        stats["pairs_verified_estimate"] = int(len(pairs))
-        return est >= cfg.threshold, est, exact, stats, {}
-    if shingles_loader is None:
-        raise ValueError("dedup.verify=exact needs a shingles_loader (e.g. shards.shard_shingle_loader)")
-    worth = est >= cfg.threshold - prune_margin(cfg.threshold, cfg.num_perm)
-    stats["pairs_pruned_by_estimate"] = int(np.count_nonzero(~worth))
-    need = np.unique(pairs[worth].ravel()) if worth.any() else np.zeros(0, dtype=np.int64)
-    sets = shingles_loader([repos[i] for i in need]) if len(need) else {}
-    stats["repos_loaded_for_exact"] = len(sets)
-    fallback = 0
-    for k in np.flatnonzero(worth):
-        a, b = repos[pairs[k, 0]], repos[pairs[k, 1]]
-        if a in sets and b in sets:
-            exact[k] = exact_jaccard(sets[a], sets[b])
-        else:
-            fallback += 1            # text not found: judge this pair by its estimate
-    stats["pairs_verified_exact"] = int(np.count_nonzero(~np.isnan(exact)))
-    stats["pairs_estimate_fallback"] = fallback
-    similar = np.where(np.isnan(exact), est >= cfg.threshold, exact >= cfg.threshold) & worth
-    return similar, est, exact, stats, sets
-
-
-class UnionFind:
-    """Disjoint sets over 0..n-1; the smaller index becomes the root, so results are order-free."""
-
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, x: int) -> int:
-        parent = self.parent
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-    def groups(self) -> list[list[int]]:
-        """Components with more than one member, each sorted, ordered by smallest member."""
-        members: dict[int, list[int]] = {}
-        for x in range(len(self.parent)):
-            members.setdefault(self.find(x), []).append(x)
-        return [m for _, m in sorted(members.items()) if len(m) > 1]
-
-
 def rank_key(cfg: Config, repo: str, size: int, stars: int | None, n_shingles: int) -> tuple:
     """Smaller is better: stars, size and n_shingles descend (unknown stars rank last), repo ascends."""
     parts: list[Any] = []
@@ -135,92 +77,175 @@ def rank_key(cfg: Config, repo: str, size: int, stars: int | None, n_shingles: i
     return tuple(parts)
 
 
-def _decide(table: SignatureTable, idx: np.ndarray, pairs: np.ndarray, similar: np.ndarray, cfg: Config,
-            sets: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], list[str], Counter]:
-    """Clusters of the similar pairs (indices into idx), the kept repo of each, the table rows."""
-    uf = UnionFind(len(idx))
-    for i, j in pairs[similar]:
-        uf.union(int(i), int(j))
-    clusters = []
-    for members in uf.groups():
-        rows = [int(idx[m]) for m in members]
-        best = min(rows, key=lambda r: rank_key(cfg, table.repos[r], table.size[r], table.stars[r],
-                                                 table.n_shingles[r]))
-        clusters.append((table.repos[best], best, rows))
-    clusters.sort()
-    out: list[dict[str, Any]] = []
-    dropped: list[str] = []
-    sizes: Counter = Counter()
-    for cid, (kept_repo, best, rows) in enumerate(clusters):
-        sizes[len(rows)] += 1
-        for r in sorted(rows, key=lambda r: (r != best, table.repos[r])):
-            repo = table.repos[r]
-            if r == best:
-                est, exact = 1.0, (1.0 if cfg.verify == "exact" else None)
+# ---------------------------------------------------------------- verification
+def judge_pairs(est: np.ndarray, sizes_a: np.ndarray, sizes_b: np.ndarray, exact_of: Any,
+                cfg: Config) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """(similar mask, exact Jaccard or NaN) of candidate pairs given their estimates.
+
+    `exact_of(indices) -> float array` computes the exact Jaccard of the chosen pairs (NaN where a
+    text was not found); it is only asked for pairs worth it, of repos within exact_max_bytes."""
+    n = len(est)
+    exact = np.full(n, np.nan)
+    stats = {"candidate_pairs": n, "pairs_pruned_by_estimate": 0, "pairs_verified_exact": 0,
+             "pairs_verified_estimate": 0, "pairs_estimate_fallback": 0}
+    if cfg.verify == "estimate" or not n:
+        stats["pairs_verified_estimate"] = n
+        return est >= cfg.threshold, exact, stats
+    worth = est >= cfg.threshold - prune_margin(cfg.threshold, cfg.num_perm)
+    small = (sizes_a <= cfg.exact_max_bytes) & (sizes_b <= cfg.exact_max_bytes)
+    stats["pairs_pruned_by_estimate"] = int(np.count_nonzero(~worth))
+    stats["pairs_verified_estimate"] = int(np.count_nonzero(worth & ~small))
+    ask = np.flatnonzero(worth & small)
+    if len(ask):
+        exact[ask] = exact_of(ask)
+    found = ~np.isnan(exact)
+    stats["pairs_verified_exact"] = int(np.count_nonzero(found))
+    stats["pairs_estimate_fallback"] = int(len(ask) - np.count_nonzero(found[ask]))
+    similar = np.where(found, exact >= cfg.threshold, est >= cfg.threshold) & worth
+    return similar, exact, stats
+
+
+def verify_job(inputs: tuple[str, ...], outs: dict[str, str], partition: int, sig_paths: Sequence[str],
+               ordered_paths: Sequence[str], cfg: Config) -> dict[str, Any]:
+    """Job body: the similar pairs among the candidates whose first document is in `partition`.
+
+    `inputs` are the candidates jobs' pair files; `sig_paths[q]` / `ordered_paths[q]` are partition q's
+    signature and data/ordered files. Shingle sets are recomputed for the pairs that need an exact
+    check only: this partition's side once, then each other partition's side in turn."""
+    pairs = read_pairs(inputs, partition)
+    if not len(pairs):
+        write_parquet(SIMILAR_SCHEMA.empty_table(), outs["similar"])
+        return {"candidate_pairs": 0, "similar_pairs": 0, "partitions_read": 0}
+    own = read_signature_file(sig_paths[partition], cfg)
+    a_repos, a_sizes, a_sigs = signature_rows(own, row_of(pairs[:, 0]), cfg.num_perm)
+    est = np.empty(len(pairs))
+    b_sizes = np.empty(len(pairs), dtype=np.int64)
+    b_repos: list[str] = [""] * len(pairs)
+    others = partition_of(pairs[:, 1])
+    groups = {q: np.flatnonzero(others == q) for q in np.unique(others).tolist()}
+    for q, sel in groups.items():
+        table = own if q == partition else read_signature_file(sig_paths[q], cfg)
+        repos, sizes, sigs = signature_rows(table, row_of(pairs[sel, 1]), cfg.num_perm)
+        est[sel] = estimate_jaccard(a_sigs[sel], sigs)
+        b_sizes[sel] = sizes
+        for k, i in enumerate(sel.tolist()):
+            b_repos[i] = repos[k]
+
+    def exact_of(ask: np.ndarray) -> np.ndarray:
+        a_sets = load_shingles(ordered_paths[partition], {a_repos[i] for i in ask}, cfg.shingle_size)
+        out = np.full(len(ask), np.nan)
+        asked_in = others[ask]
+        for q in np.unique(asked_in).tolist():
+            idx = np.flatnonzero(asked_in == q)
+            need = {b_repos[ask[k]] for k in idx}
+            if q == partition:
+                a_sets.update(load_shingles(ordered_paths[q], need - set(a_sets), cfg.shingle_size))
+                b_sets = a_sets
             else:
-                est = float(estimate_jaccard(table.sigs[r], table.sigs[best]))
-                exact = None
-                if cfg.verify == "exact" and repo in sets and kept_repo in sets:
-                    exact = exact_jaccard(sets[repo], sets[kept_repo])
-                dropped.append(repo)
-            out.append({"cluster": cid, "repo": repo, "kept": r == best, "kept_repo": kept_repo,
-                        "est_jaccard": round(est, 6), "exact_jaccard": None if exact is None else round(exact, 6)})
-    return out, sorted(dropped), sizes
+                b_sets = load_shingles(ordered_paths[q], need, cfg.shingle_size)
+            for k in idx.tolist():
+                x, y = a_repos[ask[k]], b_repos[ask[k]]
+                if x in a_sets and y in b_sets:
+                    out[k] = exact_jaccard(a_sets[x], b_sets[y])
+        return out
+
+    similar, exact, stats = judge_pairs(est, a_sizes, b_sizes, exact_of, cfg)
+    keep = np.flatnonzero(similar)
+    write_parquet(pa.table({"a": pa.array(pairs[keep, 0], pa.int64()), "b": pa.array(pairs[keep, 1], pa.int64()),
+                            "est": pa.array(est[keep], pa.float64()),
+                            "exact": pa.array(exact[keep], pa.float64(), mask=np.isnan(exact[keep]))},
+                           schema=SIMILAR_SCHEMA), outs["similar"])
+    return {**stats, "similar_pairs": int(len(keep)), "partitions_read": len(groups)}
 
 
-def cluster(sig_paths: Iterable[str | Path], cfg: Config, shingles_loader: ShingleLoader | None = None,
-            *, index_prebuilt: bool = False) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
-    """Cluster near-duplicate repositories from signature shards.
+# ---------------------------------------------------------------- components
+def components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(nodes, label of each node): connected components of the edges a-b, labelled by their smallest node.
 
-    Returns (cluster table rows - only clusters of 2+ repos -, sorted ids of dropped repos, stats).
-    With Redis storage the index under `storage.basename` is cleared and filled here, unless workers
-    already filled it with `index.insert_signatures` (`index_prebuilt=True`).
-    """
-    t0 = time.perf_counter()
-    table = read_signatures(sig_paths, cfg)
-    idx = np.flatnonzero(table.has_sig)
-    repos = [table.repos[i] for i in idx]
-    sigs = table.sigs[idx]
-    t_read = time.perf_counter()
-    lsh = open_index(cfg)
-    if not index_prebuilt:
-        reset_index(cfg)
-        insert_signatures(lsh, repos, sigs, cfg.seed)
-    t_index = time.perf_counter()
-    pairs = candidate_pairs(lsh, repos, sigs)
-    t_cand = time.perf_counter()
-    similar, est, exact, vstats, sets = verify_pairs(pairs, repos, sigs, cfg, shingles_loader)
-    t_verify = time.perf_counter()
-    rows, dropped, sizes = _decide(table, idx, pairs, similar, cfg, sets)
-    bands, lsh_rows = cfg.lsh
-    kept_of = {r["repo"]: r for r in rows if not r["kept"]}
-    size_of = dict(zip(table.repos, table.size.tolist()))
-    stats: dict[str, Any] = {
-        "repos_in": len(table.repos),
-        "repos_indexed": len(repos),
-        "repos_without_signature": dict(sorted(Counter(
-            "error" if why.startswith("error") else why for why in table.reasons.values()).items())),
-        "duplicate_repo_ids": table.duplicates,
-        "lsh": {"bands": bands, "rows": lsh_rows, "storage": cfg.storage.type},
-        "threshold": cfg.threshold,
-        "verify": cfg.verify,
-        **vstats,
-        "similar_pairs": int(np.count_nonzero(similar)),
-        "clusters": len({r["cluster"] for r in rows}),
-        "repos_in_clusters": len(rows),
-        "repos_dropped": len(dropped),
-        "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())},
-        "dropped": [{"repo": repo, "kept_repo": kept_of[repo]["kept_repo"], "cluster": kept_of[repo]["cluster"],
-                     "est_jaccard": kept_of[repo]["est_jaccard"], "exact_jaccard": kept_of[repo]["exact_jaccard"],
-                     "size": int(size_of[repo])} for repo in dropped],
-        "seconds": {"read": round(t_read - t0, 4), "index": round(t_index - t_read, 4),
-                    "candidates": round(t_cand - t_index, 4), "verify": round(t_verify - t_cand, 4),
-                    "total": round(time.perf_counter() - t0, 4)},
-    }
-    return rows, dropped, stats
+    Label propagation with pointer jumping over compact node indices: memory is the documents that
+    have an edge, not the corpus."""
+    nodes = np.unique(np.concatenate([a, b]))
+    ia, ib = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
+    label = np.arange(len(nodes), dtype=np.int64)
+    while True:
+        low = np.minimum(label[ia], label[ib])
+        before = label.copy()
+        np.minimum.at(label, ia, low)
+        np.minimum.at(label, ib, low)
+        label = label[label]  # pointer jumping: follow labels to their own label
+        if np.array_equal(label, before):
+            return nodes, nodes[label]
 
 
-def write_clusters(rows: list[dict[str, Any]], path: str | Path) -> None:
-    """data/dedup_clusters.parquet (docs/contracts.md), atomically."""
-    columns = {f.name: [r[f.name] for r in rows] for f in CLUSTER_SCHEMA}
-    write_parquet(pa.table(columns, schema=CLUSTER_SCHEMA), path)
+def components_job(inputs: tuple[str, ...], outs: dict[str, str], sig_paths: Sequence[str],
+                   cfg: Config) -> dict[str, Any]:
+    """Job body: clusters from every partition's similar pairs; writes the clusters table and the drops."""
+    tables = [pq.read_table(p).cast(SIMILAR_SCHEMA) for p in inputs]
+    edges = pa.concat_tables(tables) if tables else SIMILAR_SCHEMA.empty_table()
+    a, b = column_array(edges, "a", np.int64), column_array(edges, "b", np.int64)
+    exact_col = edges.column("exact").to_pylist()
+    exact_of = {(int(x), int(y)): e for x, y, e in zip(a, b, exact_col) if e is not None}
+    rows: list[dict[str, Any]] = []
+    drops: list[tuple[int, str]] = []
+    sizes: Counter[int] = Counter()
+    dropped_info: list[dict[str, Any]] = []
+    if len(a):
+        nodes, labels = components(a, b)
+        info = _member_info(nodes, sig_paths, cfg)
+        groups: dict[int, list[int]] = {}
+        for node, lab in zip(nodes.tolist(), labels.tolist()):
+            groups.setdefault(lab, []).append(node)
+        clusters = []
+        for members in groups.values():
+            best = min(members, key=lambda n: rank_key(cfg, info[n]["repo"], info[n]["size"], info[n]["stars"],
+                                                       info[n]["n_shingles"]))
+            clusters.append((info[best]["repo"], best, members))
+        clusters.sort(key=lambda c: c[0])
+        for cid, (kept_repo, best, members) in enumerate(clusters):
+            sizes[len(members)] += 1
+            for n in sorted(members, key=lambda n: (n != best, info[n]["repo"])):
+                repo = info[n]["repo"]
+                if n == best:
+                    est, ex = 1.0, (1.0 if cfg.verify == "exact" else None)
+                else:
+                    est = float(estimate_jaccard(info[n]["sig"], info[best]["sig"]))
+                    ex = exact_of.get((min(n, best), max(n, best)))
+                    drops.append((int(partition_of(np.int64(n))), repo))
+                    dropped_info.append({"repo": repo, "kept_repo": kept_repo, "cluster": cid,
+                                         "est_jaccard": round(est, 6),
+                                         "exact_jaccard": None if ex is None else round(ex, 6),
+                                         "size": int(info[n]["size"])})
+                rows.append({"cluster": cid, "repo": repo, "kept": n == best, "kept_repo": kept_repo,
+                             "est_jaccard": round(est, 6), "exact_jaccard": None if ex is None else round(ex, 6)})
+    write_parquet(pa.Table.from_pylist(rows, schema=CLUSTER_SCHEMA), outs["clusters"])
+    write_sorted(outs["drops"], pa.table({"pa": pa.array([d[0] for d in drops], pa.int64()),
+                                          "repo": pa.array([d[1] for d in drops], pa.string())},
+                                         schema=DROPS_SCHEMA), ["pa", "repo"])
+    dropped_info.sort(key=lambda d: (-d["size"], d["repo"]))
+    return {"similar_pairs": int(len(a)), "clusters": len({r["cluster"] for r in rows}),
+            "repos_in_clusters": len(rows), "repos_dropped": len(drops),
+            "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())},
+            "dropped_top": dropped_info[:TOP_DROPPED]}
+
+
+def _member_info(nodes: np.ndarray, sig_paths: Sequence[str], cfg: Config) -> dict[int, dict[str, Any]]:
+    """Repo id, size, stars, shingle count and signature of every document in a cluster."""
+    info: dict[int, dict[str, Any]] = {}
+    parts = partition_of(nodes)
+    for q in np.unique(parts).tolist():
+        sel = nodes[parts == q]
+        table = read_signature_file(sig_paths[q], cfg).take(pa.array(row_of(sel), pa.int64()))
+        repos, sizes, sigs = signature_rows(table, np.arange(table.num_rows), cfg.num_perm)
+        stars = table.column("stars").to_pylist()
+        shingles = table.column("n_shingles").fill_null(0).to_pylist()
+        for i, node in enumerate(sel.tolist()):
+            info[node] = {"repo": repos[i], "size": int(sizes[i]), "stars": stars[i], "n_shingles": int(shingles[i]),
+                          "sig": sigs[i]}
+    return info
+
+
+def apply_job(inputs: tuple[str, ...], outs: dict[str, str]) -> dict[str, Any]:
+    """Job body: a data/ordered partition (inputs[0]) without the repositories the drops file (inputs[1]) lists."""
+    partition = partition_index(inputs[0])
+    drops = read_range([inputs[1]], "pa", partition, partition + 1, ["repo"])
+    return apply_shard(inputs[0], outs["out"], drops.column("repo").to_pylist())

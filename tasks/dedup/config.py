@@ -7,8 +7,7 @@ because it decides recall: see `lsh_shape`.
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tasks.common.params import ParamError, checked_section
@@ -16,25 +15,8 @@ from tasks.common.params import ParamError, checked_section
 SECTION = "dedup"
 RANK_KEYS = ("stars", "size", "n_shingles", "repo")
 VERIFY_MODES = ("exact", "estimate")
-STORAGE_TYPES = ("memory", "redis")
-_BASENAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _KNOWN = {"threshold", "num_perm", "shingle_size", "seed", "bands", "rows", "recall_target", "verify",
-          "rank", "storage", "gate"}
-
-
-@dataclass(frozen=True)
-class StorageConfig:
-    """Where the LSH index lives: in this process, or in Redis so several workers can share it."""
-    type: str = "memory"
-    host: str = "127.0.0.1"
-    port: int = 6379
-    basename: str = "coder_pipeline_dedup"
-
-    def datasketch_config(self) -> dict[str, Any]:
-        if self.type == "redis":
-            return {"type": "redis", "basename": self.basename.encode("ascii"),
-                    "redis": {"host": self.host, "port": self.port}}
-        return {"type": "dict"}
+          "rank", "max_bucket", "exact_max_bytes", "gate"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +30,8 @@ class Config:
     recall_target: float = 0.999      # P(candidate | Jaccard == threshold) the derived shape must reach
     verify: str = "exact"
     rank: tuple[str, ...] = ("stars", "size", "repo")
-    storage: StorageConfig = field(default_factory=StorageConfig)
+    max_bucket: int = 100             # an LSH bucket with more repos (forks) gives a star + chain, not all pairs
+    exact_max_bytes: int = 64 << 20   # verify=exact: repos bigger than this are judged by their estimate
     gate_dropped_share: tuple[float, float] = (0.0, 0.5)
 
     @property
@@ -115,31 +98,6 @@ def _number(section: dict[str, Any], key: str, default: Any, *, integer: bool = 
     return value
 
 
-def _storage(raw: Any) -> StorageConfig:
-    if raw is None:
-        return StorageConfig()
-    if not isinstance(raw, dict):
-        raise ParamError(f"{SECTION}.storage: expected a mapping, got {raw!r}")
-    unknown = sorted(set(raw) - {"type", "host", "port", "basename"})
-    if unknown:
-        raise ParamError(f"{SECTION}.storage.{unknown[0]}: unknown key")
-    default = StorageConfig()
-    kind = raw.get("type", default.type)
-    if kind not in STORAGE_TYPES:
-        raise ParamError(f"{SECTION}.storage.type: unknown value {kind!r}; expected one of "
-                         f"{', '.join(STORAGE_TYPES)}")
-    host = raw.get("host", default.host)
-    if not isinstance(host, str) or not host:
-        raise ParamError(f"{SECTION}.storage.host: expected a non-empty string, got {host!r}")
-    port = raw.get("port", default.port)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ParamError(f"{SECTION}.storage.port: must be an int in 1..65535, got {port!r}")
-    basename = raw.get("basename", default.basename)
-    if not isinstance(basename, str) or not _BASENAME_RE.match(basename):
-        raise ParamError(f"{SECTION}.storage.basename: must match {_BASENAME_RE.pattern}, got {basename!r}")
-    return StorageConfig(type=kind, host=host, port=port, basename=basename)
-
-
 def _rank(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return Config().rank
@@ -197,5 +155,7 @@ def config_from_params(section: dict[str, Any]) -> Config:
         raise ParamError(f"{SECTION}.verify: unknown value {verify!r}; expected one of {', '.join(VERIFY_MODES)}")
     return Config(threshold=threshold, num_perm=num_perm, shingle_size=shingle_size, seed=seed,
                   bands=bands, rows=rows, recall_target=recall_target, verify=verify,
-                  rank=_rank(section.get("rank")), storage=_storage(section.get("storage")),
+                  rank=_rank(section.get("rank")),
+                  max_bucket=_number(section, "max_bucket", d.max_bucket, integer=True, lo=2),
+                  exact_max_bytes=_number(section, "exact_max_bytes", d.exact_max_bytes, integer=True, lo=1),
                   gate_dropped_share=_gate(section.get("gate")))

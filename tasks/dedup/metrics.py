@@ -1,8 +1,13 @@
-"""metrics/dedup.json: what the stage dropped and why, diffable across runs (DVC metrics)."""
+"""metrics/dedup.json: what the stage dropped and why, diffable across runs (DVC metrics).
+
+Only aggregates and the largest drops: every cluster member is in data/dedup_clusters.parquet, so the
+metrics stay the same size whatever the corpus.
+"""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+from tasks.common.mix import merge_mix
 from tasks.dedup.config import Config
 
 
@@ -10,15 +15,17 @@ def _sum(items: Sequence[dict[str, Any]], key: str) -> int:
     return int(sum(int(s.get(key) or 0) for s in items))
 
 
-def aggregate(signature_stats: Sequence[dict[str, Any]], cluster_stats: dict[str, Any],
-              apply_stats: Sequence[dict[str, Any]], cfg: Config | None = None) -> dict[str, Any]:
-    """Fold the per-shard stats of signatures_shard / apply_shard and cluster()'s stats into one dict."""
+def aggregate(signature_stats: Sequence[dict[str, Any]], candidate_stats: Sequence[dict[str, Any]],
+              verify_stats: Sequence[dict[str, Any]], cluster_stats: dict[str, Any],
+              apply_stats: Sequence[dict[str, Any]], cfg: Config) -> dict[str, Any]:
+    """Fold the per-job summaries of the five dedup steps into one dict."""
     repos_in = _sum(apply_stats, "repos_in")
     repos_out = _sum(apply_stats, "repos_out")
     bytes_in = _sum(apply_stats, "bytes_in")
     bytes_out = _sum(apply_stats, "bytes_out")
     sig_seconds = sum(float(s.get("seconds") or 0.0) for s in signature_stats)
     sig_bytes = _sum(signature_stats, "bytes")
+    bands, rows = cfg.lsh
     metrics: dict[str, Any] = {
         "repos_in": repos_in,
         "repos_kept": repos_out,
@@ -36,24 +43,28 @@ def aggregate(signature_stats: Sequence[dict[str, Any]], cluster_stats: dict[str
         "clusters": cluster_stats.get("clusters", 0),
         "cluster_sizes": cluster_stats.get("cluster_sizes", {}),
         "repos_in_clusters": cluster_stats.get("repos_in_clusters", 0),
-        "candidate_pairs": cluster_stats.get("candidate_pairs", 0),
-        "similar_pairs": cluster_stats.get("similar_pairs", 0),
-        "pairs_verified_exact": cluster_stats.get("pairs_verified_exact", 0),
-        "pairs_pruned_by_estimate": cluster_stats.get("pairs_pruned_by_estimate", 0),
-        "pairs_estimate_fallback": cluster_stats.get("pairs_estimate_fallback", 0),
-        "duplicate_repo_ids": cluster_stats.get("duplicate_repo_ids", []),
-        "lsh": cluster_stats.get("lsh", {}),
-        "threshold": cluster_stats.get("threshold"),
-        "verify": cluster_stats.get("verify"),
-        "dropped": cluster_stats.get("dropped", []),
+        "band_rows": _sum(signature_stats, "band_rows"),
+        "buckets_shared": _sum(candidate_stats, "buckets_shared"),
+        "buckets_capped": _sum(candidate_stats, "buckets_capped"),
+        "pairs_from_capped": _sum(candidate_stats, "pairs_from_capped"),
+        "candidate_pairs": _sum(verify_stats, "candidate_pairs"),
+        "similar_pairs": _sum(verify_stats, "similar_pairs"),
+        "pairs_verified_exact": _sum(verify_stats, "pairs_verified_exact"),
+        "pairs_verified_estimate": _sum(verify_stats, "pairs_verified_estimate"),
+        "pairs_pruned_by_estimate": _sum(verify_stats, "pairs_pruned_by_estimate"),
+        "pairs_estimate_fallback": _sum(verify_stats, "pairs_estimate_fallback"),
+        "lsh": {"bands": bands, "rows": rows, "max_bucket": cfg.max_bucket},
+        "threshold": cfg.threshold,
+        "verify": cfg.verify,
+        "exact_max_bytes": cfg.exact_max_bytes,
+        "dropped": cluster_stats.get("dropped_top", []),
+        "mix": merge_mix(s.get("mix", {}) for s in apply_stats),
         "signature": {"bytes": sig_bytes, "shingles": _sum(signature_stats, "shingles"),
                       "seconds": round(sig_seconds, 3),
                       "mb_per_s_per_worker": round(sig_bytes / sig_seconds / 1e6, 3) if sig_seconds > 0 else None},
-        "cluster_seconds": cluster_stats.get("seconds", {}),
     }
     if cluster_stats.get("repos_dropped", metrics["repos_dropped"]) != metrics["repos_dropped"]:
-        metrics["mismatch"] = "apply_shard dropped a different number of repos than cluster() decided"
-    if cfg is not None:
-        lo, hi = cfg.gate_dropped_share
-        metrics["gate"] = {"dropped_share": [lo, hi], "passed": lo <= metrics["dropped_share"] <= hi}
+        metrics["mismatch"] = "apply dropped a different number of repos than the clusters decided"
+    lo, hi = cfg.gate_dropped_share
+    metrics["gate"] = {"dropped_share": [lo, hi], "passed": lo <= metrics["dropped_share"] <= hi}
     return metrics

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from tasks.common.io import read_parquet, write_parquet
+from tasks.common.partitions import PartWriter, iter_batches
 from tasks.filter.config import Config
 from tasks.filter.rules import decide_column
 
@@ -69,28 +70,46 @@ def shard_stats(langs: list[str | None], sizes: list[int], reasons: list[str | N
     return stats
 
 
+def _merge(acc: dict[str, Any], part: dict[str, Any]) -> None:
+    for key in ("files_in", "bytes_in", "files_kept", "bytes_kept"):
+        acc[key] += part[key]
+    for group in ("drops", "by_language"):
+        for name, counts in part[group].items():
+            slot = acc[group].setdefault(name, dict.fromkeys(counts, 0))
+            for k, v in counts.items():
+                slot[k] += v
+
+
 def filter_shard(in_path: str, out_path: str, decisions_path: str, cfg: Config) -> dict[str, Any]:
-    """Write the kept rows of `in_path` (same schema, same order) and its decisions; return stats."""
+    """Write the kept rows of `in_path` (same schema, same order) and its decisions; return stats.
+
+    Streams the partition batch by batch: memory is one bounded row group, not the partition."""
     started = time.perf_counter()
-    table = read_parquet(in_path)
-    reasons = decide_table(table, cfg)
-    kept = pa.array([r is None for r in reasons], type=pa.bool_())
-    write_parquet(table.filter(kept), out_path)
-
-    langs = table.column("lang").to_pylist()
-    sizes = table.column("size").to_pylist()
-    decisions = pa.table({
-        "repo": table.column("repo").cast(pa.string()),
-        "path": table.column("path").cast(pa.string()),
-        "lang": table.column("lang").cast(pa.string()),
-        "size": table.column("size").cast(pa.int64()),
-        "kept": kept,
-        "reason": pa.array(reasons, type=pa.string()),
-    }, schema=DECISIONS_SCHEMA)
-    write_parquet(decisions, decisions_path)
-
-    stats = shard_stats(langs, sizes, reasons)
+    schema = pq.read_schema(in_path)
+    stats = shard_stats([], [], [])
+    supported = cfg.supported()
+    with PartWriter(out_path, schema) as out, PartWriter(decisions_path, DECISIONS_SCHEMA) as decisions:
+        for batch in iter_batches(in_path):
+            table = pa.Table.from_batches([batch], schema=schema)
+            reasons = decide_table(table, cfg, supported)
+            kept = pa.array([r is None for r in reasons], type=pa.bool_())
+            out.write(table.filter(kept))
+            decisions.write(pa.table({
+                "repo": table.column("repo").cast(pa.string()),
+                "path": table.column("path").cast(pa.string()),
+                "lang": table.column("lang").cast(pa.string()),
+                "size": table.column("size").cast(pa.int64()),
+                "kept": kept,
+                "reason": pa.array(reasons, type=pa.string()),
+            }, schema=DECISIONS_SCHEMA))
+            _merge(stats, shard_stats(table.column("lang").to_pylist(), table.column("size").to_pylist(), reasons))
+    stats["drops"] = dict(sorted(stats["drops"].items()))
+    stats["by_language"] = dict(sorted(stats["by_language"].items()))
     stats["shard"] = Path(in_path).name
     stats["seconds"] = round(time.perf_counter() - started, 6)
     return stats
 
+
+def filter_partition(inputs: tuple[str, ...], outs: dict[str, str], cfg: Config) -> dict[str, Any]:
+    """Job body: one data/raw partition -> its data/filtered partition and its decisions."""
+    return filter_shard(inputs[0], outs["out"], outs["decisions"], cfg)

@@ -11,6 +11,6 @@ Public API: `Config`, `config_from_params`, `order_shard`, `aggregate`, `render_
 from tasks.order.config import Config, config_from_params
 from tasks.order.metrics import aggregate
 from tasks.order.render import render_sample
-from tasks.order.shard import SCHEMA, order_rows, order_shard
+from tasks.order.shard import SCHEMA, order_partition, order_rows, order_shard
 
-__all__ = ["Config", "SCHEMA", "aggregate", "config_from_params", "order_rows", "order_shard", "render_sample"]
+__all__ = ["Config", "SCHEMA", "aggregate", "config_from_params", "order_partition", "order_rows", "order_shard", "render_sample"]

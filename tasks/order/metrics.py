@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-from tasks.order.repo import new_stats
+from tasks.order.repo import SIZE_BINS_PER_OCTAVE, new_stats
 
 
 def merge_stats(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -18,6 +18,8 @@ def merge_stats(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 add(into.setdefault(key, {}), value)
             elif isinstance(value, list):
                 into[key] = list(into.get(key, [])) + list(value)
+            elif key.endswith("_max"):
+                into[key] = max(into.get(key, 0), value)
             else:
                 into[key] = into.get(key, 0) + value
 
@@ -38,16 +40,24 @@ def _bucket(n: int) -> str:
     return f"{hi // 2 + 1}-{hi}"
 
 
-def _quantiles(values: list[int]) -> dict[str, Any]:
-    if not values:
+def _quantiles(hist: dict[str, int], total: int, largest: int) -> dict[str, Any]:
+    """Count, total, mean and max exactly; p50/p90/p99 as the nearest-rank bin's geometric middle (~9%)."""
+    count = sum(hist.values())
+    if not count:
         return {"count": 0, "total": 0, "mean": None, "p50": None, "p90": None, "p99": None, "max": None}
-    ordered = sorted(values)
+    bins = sorted((int(b), n) for b, n in hist.items())
 
-    def q(p: float) -> int:  # nearest rank
-        return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+    def q(p: float) -> int:
+        rank, seen = max(1, math.ceil(p * count)), 0
+        for b, n in bins:
+            seen += n
+            if seen >= rank:
+                middle = 2 ** ((b + 0.5) / SIZE_BINS_PER_OCTAVE) - 1
+                return min(largest, max(0, round(middle)))
+        return largest
 
-    return {"count": len(ordered), "total": sum(ordered), "mean": round(sum(ordered) / len(ordered), 1),
-            "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": ordered[-1]}
+    return {"count": count, "total": total, "mean": round(total / count, 1),
+            "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": largest}
 
 
 def aggregate(stats: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -82,7 +92,8 @@ def aggregate(stats: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "samples": s["samples"], "samples_multi_file": multi, "files_in_multi_file_samples": files_in_multi,
         "samples_from_split": s["samples_from_split"],
         "files_per_sample_hist": dict(sorted(histogram.items(), key=lambda kv: int(kv[0].split("-")[0]))),
-        "sample_bytes": _quantiles(s["sample_bytes"]),
+        "sample_bytes": _quantiles(s["sample_bytes_hist"], s["sample_bytes_total"], s["sample_bytes_max"]),
+        "mix": dict(sorted(s.get("mix", {}).items())),
         "languages_with_grammar": sorted(set(s["languages_with_grammar"])),
         "languages_regex_only": sorted(set(s["languages_regex_only"])),
         "seconds": round(s["seconds"], 3),

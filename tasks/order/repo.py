@@ -7,6 +7,7 @@ such a file still counts as resolved (it is not external), but adds no edge.
 """
 from __future__ import annotations
 
+import math
 import posixpath
 from collections import Counter, defaultdict
 from typing import Any
@@ -31,8 +32,24 @@ def new_stats() -> dict[str, Any]:
         "files_code": 0, "files_parsed": 0, "files_regex": 0, "files_too_large": 0,
         "files_syntax_errors": 0, "parse_failures": {}, "languages": {},
         "edges": 0, "edges_against_order": 0, "cycles_broken": 0, "components_with_cycles": 0,
-        "samples": 0, "samples_from_split": 0, "files_per_sample": {}, "sample_bytes": [],
+        "samples": 0, "samples_from_split": 0, "files_per_sample": {},
+        "sample_bytes_hist": {}, "sample_bytes_total": 0, "sample_bytes_max": 0,
     }
+
+
+SIZE_BINS_PER_OCTAVE = 8  # sample sizes are counted in bins 2**(1/8) wide (quantiles within ~9%)
+
+
+def size_bin(size: int) -> int:
+    return int(math.floor(SIZE_BINS_PER_OCTAVE * math.log2(size + 1)))
+
+
+def record_sample_size(stats: dict[str, Any], size: int) -> None:
+    """Count a sample's size in a fixed log histogram: bounded stats whatever the corpus size."""
+    key = str(size_bin(size))
+    stats["sample_bytes_hist"][key] = stats["sample_bytes_hist"].get(key, 0) + 1
+    stats["sample_bytes_total"] += size
+    stats["sample_bytes_max"] = max(stats["sample_bytes_max"], size)
 
 
 def _lang_stats(stats: dict[str, Any], label: str) -> dict[str, int]:
@@ -181,7 +198,7 @@ def order_repo(rows: list[dict[str, Any]], cfg: Config, stats: dict[str, Any],
                             "contents": s_contents, "text": text, "n_files": len(chunk), "size": size})
             key = str(len(chunk))
             stats["files_per_sample"][key] = stats["files_per_sample"].get(key, 0) + 1
-            stats["sample_bytes"].append(size)
+            record_sample_size(stats, size)
     stats["samples"] += len(samples)
     return samples
 

@@ -18,17 +18,20 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import pyarrow as pa
 from tokenizers import Tokenizer
+
+from tasks.common.partitions import PartWriter, iter_batches
 
 from tasks.common.hashing import stable_hash64
 from tasks.pack import fim
 from tasks.pack.config import SOURCES, Config, TextSource
 from tasks.pack.format import dtype_for_vocab
 from tasks.pack.sources import SOURCE_ID, Doc, read_clean_shard, read_text_source
+from tasks.pack.split import SplitPlan
 from tasks.tokenizer.special import special_ids
 
 SPLITS = ("train", "val")
-_SCALE = float(2**64)
 
 INDEX_DTYPE = np.dtype([
     ("did", "<u8"),      # stable_hash64(doc_id): orders copies in the packed stream
@@ -55,11 +58,6 @@ def load_tokenizer(path: str) -> Tokenizer:
         tok.encode_special_tokens = True
         _TOKENIZERS[path] = tok
     return tok
-
-
-def split_of(seed: int, repo: str, val_ratio: float) -> int:
-    """1 (val) or 0 (train), by a stable hash of the repository: a repo never lands in both."""
-    return int(stable_hash64(seed, "split", repo) / _SCALE < val_ratio)
 
 
 def is_hq(doc: Doc, cfg: Config) -> bool:
@@ -124,8 +122,38 @@ def split_long(text: str, limit: int = MAX_PIECE_CHARS) -> list[str]:
     return out
 
 
-def encode_unit(unit: dict[str, Any], tokenizer_path: str, work_dir: str, cfg: Config) -> dict[str, Any]:
-    """Encode one unit into work_dir/unit-NNNNN.{tokens,index.npy}; return its stats (plain dict).
+def encode_job(inputs: tuple[str, ...], outs: dict[str, str], unit: dict[str, Any], split: SplitPlan,
+               cfg: Config, threads: int | None = None) -> dict[str, Any]:
+    """Job body: one unit (inputs = its file, the tokenizer) -> its token and index files, and for a
+    clean partition its validation documents as text (data/heldout). `threads`: the encoder's threads
+    in this worker (set before its first encode; workers x threads = the cores)."""
+    if threads:
+        os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
+    stats = encode_unit(unit, inputs[-1], outs["tokens"], outs["index"], split, cfg)
+    if "heldout" in outs:
+        stats["heldout_docs"] = write_heldout(unit["path"], outs["heldout"], split)
+    return stats
+
+
+HELDOUT_SCHEMA = pa.schema([("repo", pa.string()), ("sample", pa.int32()), ("text", pa.string())])
+
+
+def write_heldout(clean_path: str, out_path: str, split: SplitPlan) -> int:
+    """The validation documents of one data/clean partition (the packer's split), batch by batch."""
+    n = 0
+    with PartWriter(out_path, HELDOUT_SCHEMA) as out:
+        for batch in iter_batches(clean_path, ["repo", "sample", "text"]):
+            keep = [split.split_of(r, s) == 1 for r, s in zip(batch.column("repo").to_pylist(),
+                                                                batch.column("sample").to_pylist())]
+            rows = pa.Table.from_batches([batch]).filter(pa.array(keep, type=pa.bool_())).cast(HELDOUT_SCHEMA)
+            out.write(rows)
+            n += rows.num_rows
+    return n
+
+
+def encode_unit(unit: dict[str, Any], tokenizer_path: str, tok_path: str | os.PathLike, idx_path: str | os.PathLike,
+                split: SplitPlan, cfg: Config) -> dict[str, Any]:
+    """Encode one unit into its token file (little-endian ids) and index file (.npy); return its stats.
 
     Encoding runs in a helper thread (tokenizers releases the GIL), one batch ahead of the Python
     work of reading the next batch and turning the previous one into ids, so that Python overhead
@@ -133,7 +161,6 @@ def encode_unit(unit: dict[str, Any], tokenizer_path: str, work_dir: str, cfg: C
     tok = load_tokenizer(tokenizer_path)
     sp = special_ids(tok)
     dtype = dtype_for_vocab(tok.get_vocab_size()).newbyteorder("<")
-    tok_path, idx_path = unit_files(work_dir, unit["index"])
     records: list[tuple] = []
     skipped: Counter[str] = Counter()
     totals = {"bytes": 0, "offset": 0, "enc_s": 0.0}
@@ -147,27 +174,26 @@ def encode_unit(unit: dict[str, Any], tokenizer_path: str, work_dir: str, cfg: C
     def write(out, batch: list[tuple[Doc, fim.FimPlan, list[int]]], future: Future) -> None:
         encs, secs = future.result()
         totals["enc_s"] += secs
-        flat: list[int] = []
+        pieces = [np.asarray(e.ids, dtype=np.int64) for e in encs]  # ids reach numpy once, per piece
+        docs: list[np.ndarray] = []
         k = 0
         for doc, p, counts in batch:
-            seg_ids = []
+            segs = []
             for n in counts:  # a long segment was encoded in n pieces
-                ids = encs[k].ids
-                for j in range(1, n):
-                    ids += encs[k + j].ids
-                seg_ids.append(ids)
+                segs.append(pieces[k] if n == 1 else np.concatenate(pieces[k:k + n]))
                 k += n
-            ids = fim.layout(p, seg_ids, sp, cfg.add_bos)
-            flat += ids
+            ids = fim.layout_array(p, segs, sp, cfg.add_bos)
+            docs.append(ids)
             did = doc.doc_id
             bucket = unit["bucket"] if unit["kind"] == "clean" else \
                 stable_hash64(cfg.seed, "bucket", did) % unit["n_buckets"]
             records.append((stable_hash64(did), stable_hash64(cfg.seed, "mix", did),
                             stable_hash64(cfg.seed, "cooldown", did), totals["offset"], len(ids), bucket,
-                            split_of(cfg.seed, doc.repo, cfg.val_ratio), SOURCE_ID[doc.source], p.mode,
+                            split.split_of(doc.repo, doc.sample), SOURCE_ID[doc.source], p.mode,
                             int(doc.source != "code" or is_hq(doc, cfg))))
             totals["offset"] += len(ids)
-        out.write(np.fromiter(flat, dtype=dtype, count=len(flat)).tobytes())
+        if docs:
+            out.write(np.concatenate(docs).astype(dtype).tobytes())
 
     batch: list[tuple[Doc, fim.FimPlan, list[int]]] = []  # doc, plan, pieces per segment
     pieces: list[str] = []
@@ -209,7 +235,8 @@ def encode_unit(unit: dict[str, Any], tokenizer_path: str, work_dir: str, cfg: C
         if in_flight is not None:
             write(out, *in_flight)
     index = np.array(records, dtype=INDEX_DTYPE)
-    np.save(idx_path, index)
+    with open(idx_path, "wb") as fh:  # np.save(path) would append .npy to a name without it
+        np.save(fh, index)
     return {"unit": unit["index"], "kind": unit["kind"], "path": unit["path"], "docs": len(records),
             "skipped": dict(sorted(skipped.items())), "bytes": totals["bytes"], "tokens": int(totals["offset"]),
             "encode_seconds": round(totals["enc_s"], 4), "seconds": round(time.perf_counter() - t0, 4),

@@ -76,6 +76,23 @@ def layout(p: FimPlan, seg_ids: list[list[int]], sp, add_bos: bool) -> list[int]
     return out
 
 
+def layout_array(p: FimPlan, segs: list[np.ndarray], sp, add_bos: bool) -> np.ndarray:
+    """`layout` on numpy id arrays: the document's ids as one int64 array, without per-token Python work."""
+    def tok(i: int) -> np.ndarray:
+        return np.array([i], dtype=np.int64)
+
+    head = [tok(sp.bos)] if add_bos else []
+    if p.mode == PLAIN:
+        parts = head + [segs[0]]
+    elif p.mode == PSM:
+        pre, suf, mid = segs
+        parts = head + [tok(sp.fim_begin), pre, tok(sp.fim_hole), suf, tok(sp.fim_end), mid]
+    else:
+        suf, pre, mid = segs
+        parts = head + [tok(sp.fim_begin), tok(sp.fim_hole), suf, tok(sp.fim_end), pre, mid]
+    return np.concatenate(parts + [tok(sp.eos)])
+
+
 def restore(ids: list[int], decode, sp) -> str:
     """Inverse of `layout` (for tests and debugging): the original document text from its ids.
     `decode` maps a list of ids to text."""

@@ -1,10 +1,12 @@
-"""The pack stage: clean shards (+ optional text corpora) -> data/packed/{train,val,cooldown}/.
+"""The pack stage: clean partitions (+ optional text corpora) -> data/packed/{train,val,cooldown}/.
 
-    units = plan_units(...)                        # one per clean shard / text file
-    stats = [encode_unit(u, tok, work, cfg) ...]   # phase 1, parallel (process pool or the lead's fan-out)
-    metrics = finish(units, stats, tok, work, out, cfg)   # mixture plan + packing, sequential I/O
+    split = plan_split(clean partitions, seed, val_ratio)      # one pass over repo ids
+    units = plan_units(...)                                    # one per clean partition / text file
+    stats = [encode_unit(u, tok, tokens, index, split, cfg)]   # phase 1: partition jobs, in parallel
+    metrics = finish(units, stats, tok, unit_paths, out, cfg, split)   # mixture plan + streaming assembly
 
-`pack()` runs all three. Output bytes are identical for any worker count: each unit's files depend
+`pack()` runs all of it here (tests, benchmarks); flows/pack.py runs phase 1 as committed partition
+jobs on the task runner. Output bytes are identical for any worker count: each unit's files depend
 only on its input, and phase 2 reads them in a fixed order.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tasks.pack.config import SOURCES, Config
 from tasks.pack.encode import SPLITS, encode_unit, load_tokenizer, plan_units, unit_files
 from tasks.pack.format import dtype_for_vocab
 from tasks.pack.mixture import copies, plan_mixture
+from tasks.pack.split import SplitPlan, plan_split
 from tasks.tokenizer.special import special_ids
 
 WORK_DIR = ".work"
@@ -38,26 +41,29 @@ def _init_worker(threads: int) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
 
-def run_units(units: list[dict[str, Any]], tokenizer_path: str, work_dir: str, cfg: Config,
+def run_units(units: list[dict[str, Any]], tokenizer_path: str, work_dir: str, split: SplitPlan, cfg: Config,
               workers: int) -> list[dict[str, Any]]:
+    args = [(u, tokenizer_path, *unit_files(work_dir, u["index"]), split, cfg) for u in units]
     if workers <= 1 or len(units) <= 1:
-        return [encode_unit(u, tokenizer_path, work_dir, cfg) for u in units]
+        return [encode_unit(*a) for a in args]
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # no fork after tokenizers/pyarrow threads exist
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads,)) as pool:
-        futures = [pool.submit(encode_unit, u, tokenizer_path, work_dir, cfg) for u in units]
+        futures = [pool.submit(encode_unit, *a) for a in args]
         return [f.result() for f in futures]
 
 
 def finish(units: list[dict[str, Any]], unit_stats: list[dict[str, Any]], tokenizer_path: str,
-           work_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Config) -> dict[str, Any]:
-    """Plan the mixtures from the encoded units and write train/val(/cooldown) under out_dir."""
+           paths: dict[int, tuple[Path, Path]], out_dir: str | os.PathLike, cfg: Config,
+           split_plan: SplitPlan) -> dict[str, Any]:
+    """Plan the mixtures from the encoded units and write train/val(/cooldown) under out_dir.
+
+    `paths[unit index]` = (token file, index file) of each encoded unit."""
     tok = load_tokenizer(str(tokenizer_path))
     vocab = tok.get_vocab_size()
     dtype = dtype_for_vocab(vocab)
     n_buckets = max(1, sum(u["kind"] == "clean" for u in units))
-    paths = {u["index"]: unit_files(work_dir, u["index"]) for u in units}
 
     def load_index(ui: int) -> np.ndarray:
         return np.load(paths[ui][1], mmap_mode="r")
@@ -103,7 +109,9 @@ def finish(units: list[dict[str, Any]], unit_stats: list[dict[str, Any]], tokeni
                                                           "repos": list(cfg.cooldown.repos),
                                                           "fraction": cfg.cooldown.fraction}},
             vocab_size=vocab)
-    return aggregate(unit_stats, headers)
+    metrics = aggregate(unit_stats, headers)
+    metrics["split"] = split_plan.describe()
+    return metrics
 
 
 def aggregate(unit_stats: list[dict[str, Any]], headers: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -152,11 +160,13 @@ def pack(clean_dir: str | os.PathLike, tokenizer_path: str | os.PathLike, out_di
     if not clean and not cfg.text_sources:
         raise FileNotFoundError(f"{clean_dir}: no clean shards and no text sources to pack")
     units = plan_units(clean, cfg)
+    split = plan_split(clean, cfg.seed, cfg.val_ratio)
     with atomic_dir(out_dir) as building:
         work = building / WORK_DIR
         work.mkdir()
-        stats = run_units(units, str(tokenizer_path), str(work), cfg, workers)
-        metrics = finish(units, stats, str(tokenizer_path), work, building, cfg)
+        stats = run_units(units, str(tokenizer_path), str(work), split, cfg, workers)
+        paths = {u["index"]: unit_files(work, u["index"]) for u in units}
+        metrics = finish(units, stats, str(tokenizer_path), paths, building, cfg, split)
         shutil.rmtree(work)
     metrics["seconds"] = round(time.perf_counter() - t0, 3)
     metrics["workers"] = workers

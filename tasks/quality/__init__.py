@@ -13,10 +13,10 @@ Public API (plain Python, no Prefect/DVC):
 from tasks.quality.config import Config, config_from_params
 from tasks.quality.decontam import build_benchmark_index, load_index
 from tasks.quality.scorer import HashedNgramLogReg, QualityScorer, load_scorer
-from tasks.quality.shard import DECISIONS_SCHEMA, aggregate, check_gate, contamination_rows, quality_shard
+from tasks.quality.shard import DECISIONS_SCHEMA, aggregate, check_gate, contamination_rows, quality_partition, quality_shard
 
 __all__ = [
-    "Config", "config_from_params", "build_benchmark_index", "load_index", "quality_shard", "aggregate",
+    "Config", "config_from_params", "build_benchmark_index", "load_index", "quality_partition", "quality_shard", "aggregate",
     "contamination_rows", "check_gate", "DECISIONS_SCHEMA", "QualityScorer", "HashedNgramLogReg",
     "load_scorer",
 ]

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from tasks.common.io import read_parquet, write_parquet
+from tasks.common.mix import add_mix, language_mix, merge_mix
+from tasks.common.partitions import PartWriter, iter_batches
 from tasks.quality.config import Config
 from tasks.quality.decontam import build_benchmark_index, load_index
 from tasks.quality.scorer import load_scorer
@@ -34,6 +36,7 @@ DECISIONS_SCHEMA = pa.schema([
 ])
 
 _SCORERS: dict[str, Any] = {}
+BATCH_SAMPLES = 256  # samples screened per batch: memory is one batch (and one bounded row group)
 
 
 def _render_sample(files: list[str], langs: list[str], contents: list[str]) -> str:
@@ -62,15 +65,62 @@ def quality_shard(in_path: str | os.PathLike, out_path: str | os.PathLike, decis
     None and decontamination is on, the index is built or found in `decontam.cache_dir`.
     """
     started = time.perf_counter()
-    table = read_parquet(in_path)
-    rows = table.to_pylist()
+    schema = pq.read_schema(in_path)
     index = None
     if cfg.decontam.enabled:
         index = load_index(index_path or build_benchmark_index(cfg, cfg.decontam.cache_dir))
     ctx = ScreenContext(cfg, index, _load_scorer(cfg.scorer.model_path) if cfg.scorer.enabled else None)
     ctx.seconds["read"] += time.perf_counter() - started
 
-    # contamination for every file of the shard in a few vectorised batches
+    removed = {reason: {"files": 0, "bytes": 0} for reason in REASONS}
+    benches = index.benchmarks if index is not None else []
+    contamination = {b: {"files": 0, "bytes": 0, "grams": 0} for b in benches}
+    per_repo: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"files": 0, "bytes": 0, "grams": 0})
+    counts: Counter[str] = Counter()
+    mix: dict[str, Any] = {}
+    with PartWriter(out_path, schema) as out, PartWriter(decisions_path, DECISIONS_SCHEMA) as decisions_out:
+        for batch in iter_batches(in_path, batch_rows=BATCH_SAMPLES):
+            t = time.perf_counter()
+            rows = batch.to_pylist()
+            ctx.seconds["read"] += time.perf_counter() - t
+            out_rows, decisions = _screen_rows(rows, ctx, cfg, index, removed, contamination, per_repo, counts)
+            t = time.perf_counter()
+            if out_rows:
+                table = pa.Table.from_pylist(out_rows, schema=schema)
+                add_mix(mix, language_mix(table))
+                out.write(table)
+            decisions.sort(key=lambda d: (d["repo"] or "", d["sample"] if d["sample"] is not None else -1, d["path"] or ""))
+            decisions_out.write(pa.Table.from_pylist(decisions, schema=DECISIONS_SCHEMA))
+            ctx.seconds["write"] += time.perf_counter() - t
+    ctx.seconds["total"] += time.perf_counter() - started
+
+    stats: dict[str, Any] = {k: int(counts[k]) for k in (
+        "samples_in", "samples_out", "samples_dropped", "samples_changed",
+        "files_in", "files_out", "bytes_in", "bytes_out", "near_miss_files")}
+    stats.update(
+        shard=Path(in_path).name,
+        removed=removed,
+        contamination=contamination,
+        contaminated_repos=[{"repo": repo, "benchmark": bench, **v} for (repo, bench), v in sorted(per_repo.items())],
+        parsed_files=dict(sorted(ctx.parsed.items())),
+        check_errors=dict(sorted(ctx.check_errors.items())),
+        mix=dict(sorted(mix.items())),
+        seconds={k: round(v, 3) for k, v in sorted(ctx.seconds.items())},
+    )
+    return stats
+
+
+def quality_partition(inputs: tuple[str, ...], outs: dict[str, str], cfg: Config, index_path: str | None) -> dict[str, Any]:
+    """Job body: one data/deduped partition -> its data/clean partition and its decisions."""
+    return quality_shard(inputs[0], outs["out"], outs["decisions"], cfg, index_path=index_path)
+
+
+def _screen_rows(rows: list[dict[str, Any]], ctx: ScreenContext, cfg: Config, index: Any,
+                 removed: dict[str, dict[str, int]], contamination: dict[str, dict[str, int]],
+                 per_repo: dict[tuple[str, str], dict[str, int]],
+                 counts: Counter[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Screen one batch of samples: the rows to keep (re-rendered where files went) and the decisions."""
+    # contamination for every file of the batch in a few vectorised scans
     t = time.perf_counter()
     refs: list[tuple[int, int]] = []
     texts: list[str] = []
@@ -86,14 +136,8 @@ def quality_shard(in_path: str | os.PathLike, out_path: str | os.PathLike, decis
                 hits_of[ref] = hits
     ctx.seconds["decontam"] += time.perf_counter() - t
 
-    removed = {reason: {"files": 0, "bytes": 0} for reason in REASONS}
-    benches = index.benchmarks if index is not None else []
-    contamination = {b: {"files": 0, "bytes": 0, "grams": 0} for b in benches}
-    per_repo: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"files": 0, "bytes": 0, "grams": 0})
     decisions: list[dict[str, Any]] = []
     out_rows: list[dict[str, Any]] = []
-    counts = Counter()
-
     for r, row in enumerate(rows):
         repo, sample = row.get("repo"), row.get("sample")
         files, langs, contents = row.get("files") or [], row.get("langs") or [], row.get("contents") or []
@@ -147,27 +191,7 @@ def quality_shard(in_path: str | os.PathLike, out_path: str | os.PathLike, decis
             row["size"] = _utf8_len(row["text"])
         counts["bytes_out"] += sum(_utf8_len(contents[i]) for i in kept if isinstance(contents[i], str))
         out_rows.append(row)
-
-    t = time.perf_counter()
-    write_parquet(pa.Table.from_pylist(out_rows, schema=table.schema), out_path)
-    decisions.sort(key=lambda d: (d["repo"] or "", d["sample"] if d["sample"] is not None else -1, d["path"] or ""))
-    write_parquet(pa.Table.from_pylist(decisions, schema=DECISIONS_SCHEMA), decisions_path)
-    ctx.seconds["write"] += time.perf_counter() - t
-    ctx.seconds["total"] += time.perf_counter() - started
-
-    stats: dict[str, Any] = {k: int(counts[k]) for k in (
-        "samples_in", "samples_out", "samples_dropped", "samples_changed",
-        "files_in", "files_out", "bytes_in", "bytes_out", "near_miss_files")}
-    stats.update(
-        shard=Path(in_path).name,
-        removed=removed,
-        contamination=contamination,
-        contaminated_repos=[{"repo": repo, "benchmark": bench, **v} for (repo, bench), v in sorted(per_repo.items())],
-        parsed_files=dict(sorted(ctx.parsed.items())),
-        check_errors=dict(sorted(ctx.check_errors.items())),
-        seconds={k: round(v, 3) for k, v in sorted(ctx.seconds.items())},
-    )
-    return stats
+    return out_rows, decisions
 
 
 def _share(part: int, whole: int) -> float:
@@ -219,6 +243,7 @@ def aggregate(stats: Iterable[dict[str, Any]]) -> dict[str, Any]:
         },
         "parsed_files": dict(sorted(parsed.items())),
         "check_errors": dict(sorted(errors.items())),
+        "mix": merge_mix(s.get("mix", {}) for s in stats),
         "seconds": {k: round(v, 3) for k, v in sorted(seconds.items())},
     }
 

@@ -82,12 +82,12 @@ def build_report(root: str = ".", out: str = "reports/index.html", cfg: Config |
     out_path = Path(out) if Path(out).is_absolute() else base / out
     inputs = load_inputs(base, cfg.metrics_dir)
 
-    mix = plots.language_mix(inputs, cfg.data_dir)
+    mix = plots.language_mix(inputs)
     funnel_rows = plots.funnel(inputs, mix)
     pass_rates = plots.filter_pass_rates(inputs)
     drops = plots.drop_reasons(inputs)
-    clusters = read_clusters(base / cfg.data_dir / "dedup_clusters.parquet", base, inputs.problems)
-    sizes = plots.cluster_sizes(inputs, clusters)
+    clusters = read_clusters(base / cfg.data_dir / "dedup_clusters.parquet", base, inputs.problems, cfg.max_rows)
+    sizes = plots.cluster_sizes(inputs)
     metric_dir = base / cfg.live_dir / "plots" / "metrics"
     loss = read_series(metric_dir / "train" / "loss.tsv", base, inputs.problems)
     val = read_series(metric_dir / "val" / "loss.tsv", base, inputs.problems)

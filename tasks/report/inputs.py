@@ -13,17 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.common.io import list_shards
 
 # metrics/<file>.json in pipeline order; `eval` is the evaluate stage's file name
 STAGES = ("crawl", "filter", "order", "dedup", "quality", "tokenizer", "pack", "pretrain", "eval")
 UNKNOWN = "unknown"
-# stage -> data directory whose per-file languages and contents give its language mix
-SAMPLE_DIRS = {"order": "ordered", "dedup": "deduped", "quality": "clean"}
+# stages whose metrics carry the language mix of the samples they wrote (`mix`)
+SAMPLE_STAGES = ("order", "dedup", "quality")
 
 
 @dataclass
@@ -107,47 +104,22 @@ def read_series(path: Path, root: Path, problems: list[str]) -> list[tuple[float
     return sorted(points.items())
 
 
-def read_clusters(path: Path, root: Path, problems: list[str]) -> list[dict[str, Any]] | None:
-    """Rows of data/dedup_clusters.parquet sorted by (cluster, kept first, repo)."""
+def read_clusters(path: Path, root: Path, problems: list[str], limit: int) -> tuple[list[dict[str, Any]], int] | None:
+    """The first `limit` rows of data/dedup_clusters.parquet (written in cluster order, kept repo first)
+    and the file's row count: the page shows the head of the table, however large the corpus."""
     if not path.exists():
         return None
     try:
-        rows = pq.read_table(path).to_pylist()
+        pf = pq.ParquetFile(path)
+        total = pf.metadata.num_rows
+        rows: list[dict[str, Any]] = []
+        for batch in pf.iter_batches(batch_size=max(1, limit)):
+            rows.extend(batch.to_pylist())
+            if len(rows) >= limit:
+                break
+        rows = rows[:limit]
         rows.sort(key=lambda r: (int(r["cluster"]), not r["kept"], str(r["repo"])))
     except Exception as exc:  # any corrupt/foreign file: recorded, section says so
         problems.append(f"{_rel(root, path)}: unreadable ({type(exc).__name__}: {str(exc)[:120]})")
         return None
-    return rows
-
-
-def _add(acc: dict[str, list[int]], langs: pa.Array, sizes: pa.Array) -> None:
-    table = pa.table({"lang": pc.fill_null(langs.cast(pa.string()), UNKNOWN),
-                      "size": pc.fill_null(sizes.cast(pa.int64()), 0)})
-    for row in table.group_by("lang").aggregate([("size", "sum"), ("size", "count")]).to_pylist():
-        slot = acc.setdefault(row["lang"], [0, 0])
-        slot[0] += int(row["size_sum"])
-        slot[1] += int(row["size_count"])
-
-
-def sample_language_bytes(directory: Path, root: Path, problems: list[str]) -> dict[str, dict[str, int]] | None:
-    """{lang: {bytes, files}} over the files inside repo-level samples (ordered/deduped/clean shards).
-
-    Reads only the `langs` and `contents` columns, shard by shard, so memory stays one shard.
-    """
-    shards = list_shards(directory) if directory.is_dir() else []
-    if not shards:
-        return None
-    acc: dict[str, list[int]] = {}
-    try:
-        for shard in shards:
-            t = pq.read_table(shard, columns=["langs", "contents"])
-            langs = pc.list_flatten(t["langs"]).combine_chunks() if t.num_rows else pa.array([], pa.string())
-            contents = pc.list_flatten(t["contents"]) if t.num_rows else pa.array([], pa.string())
-            if len(langs) != len(contents):
-                problems.append(f"{_rel(root, shard)}: langs and contents differ in length")
-                return None
-            _add(acc, langs, pc.binary_length(contents) if len(contents) else pa.array([], pa.int64()))
-    except Exception as exc:  # schema drift or a corrupt shard: recorded, section degrades
-        problems.append(f"{_rel(root, directory)}: unreadable ({type(exc).__name__}: {str(exc)[:120]})")
-        return None
-    return {lang: {"bytes": v[0], "files": v[1]} for lang, v in sorted(acc.items())}
+    return rows, total

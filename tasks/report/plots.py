@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.common.io import atomic_write_text
-from tasks.report.inputs import SAMPLE_DIRS, UNKNOWN, Inputs, dig, num, sample_language_bytes
+from tasks.report.inputs import SAMPLE_STAGES, UNKNOWN, Inputs, dig, num
 
 FUNNEL_STAGES = ("crawl", "filter", "order", "dedup", "quality", "pack")
 MIX_STAGES = ("crawl", "filter", "order", "dedup", "quality")
@@ -25,8 +25,8 @@ def _int(value: Any) -> int | None:
     return None if v is None else int(v)
 
 
-def language_mix(inputs: Inputs, data_dir: str) -> list[dict[str, Any]]:
-    """Bytes and files per language after each stage (crawl/filter from metrics, later stages from data)."""
+def language_mix(inputs: Inputs) -> list[dict[str, Any]]:
+    """Bytes and files per language after each stage, from the stages' metrics (never from their data)."""
     per_stage: dict[str, dict[str, dict[str, int]]] = {}
     crawl = dig(inputs.m("crawl"), "by_language")
     if isinstance(crawl, dict):
@@ -44,10 +44,15 @@ def language_mix(inputs: Inputs, data_dir: str) -> list[dict[str, Any]]:
                 slot = per_stage["filter"].setdefault(_lang(lang), {"bytes": 0, "files": 0})
                 slot["bytes"] += _int(v.get("bytes_kept")) or 0
                 slot["files"] += _int(v.get("files_kept")) or 0
-    for stage, directory in SAMPLE_DIRS.items():
-        found = sample_language_bytes(inputs.root / data_dir / directory, inputs.root, inputs.problems)
-        if found:
-            per_stage[stage] = {_lang(k): v for k, v in found.items()}
+    for stage in SAMPLE_STAGES:
+        found = dig(inputs.m(stage), "mix")
+        if isinstance(found, dict) and found:
+            per_stage[stage] = {}
+            for lang, v in found.items():
+                if isinstance(v, dict):
+                    slot = per_stage[stage].setdefault(_lang(lang), {"bytes": 0, "files": 0})
+                    slot["bytes"] += _int(v.get("bytes")) or 0
+                    slot["files"] += _int(v.get("files")) or 0
     rows = []
     for stage in MIX_STAGES:
         langs = per_stage.get(stage)
@@ -129,19 +134,12 @@ def drop_reasons(inputs: Inputs) -> list[dict[str, Any]]:
     return rows
 
 
-def cluster_sizes(inputs: Inputs, clusters: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Histogram: how many dedup clusters have each number of repositories."""
+def cluster_sizes(inputs: Inputs) -> list[dict[str, Any]]:
+    """Histogram: how many dedup clusters have each number of repositories (metrics/dedup.json)."""
     hist: dict[int, int] = {}
-    if clusters:
-        sizes: dict[int, int] = {}
-        for r in clusters:
-            sizes[int(r["cluster"])] = sizes.get(int(r["cluster"]), 0) + 1
-        for n in sizes.values():
-            hist[n] = hist.get(n, 0) + 1
-    else:
-        for size, count in (dig(inputs.m("dedup"), "cluster_sizes") or {}).items():
-            if str(size).isdigit() and _int(count) is not None:
-                hist[int(size)] = _int(count)  # type: ignore[assignment]
+    for size, count in (dig(inputs.m("dedup"), "cluster_sizes") or {}).items():
+        if str(size).isdigit() and _int(count) is not None:
+            hist[int(size)] = _int(count)  # type: ignore[assignment]
     return [{"cluster_size": k, "clusters": hist[k]} for k in sorted(hist)]
 
 

@@ -120,9 +120,11 @@ def drops_section(drops: list[dict[str, Any]], inputs: Inputs, max_rows: int) ->
 
 
 # ------------------------------------------------------------------ dedup
-def dedup_section(inputs: Inputs, clusters: list[dict[str, Any]] | None, sizes: list[dict[str, Any]],
+def dedup_section(inputs: Inputs, head: tuple[list[dict[str, Any]], int] | None, sizes: list[dict[str, Any]],
                   max_rows: int) -> Section:
+    """`head`: the first rows of the clusters table and its row count (inputs.read_clusters)."""
     d = inputs.m("dedup")
+    clusters, total = head if head is not None else (None, 0)
     if d is None and clusters is None:
         return Section("dedup", "Near-duplicate repositories", "missing",
                        missing("dedup", "data/dedup_clusters.parquet"), "Dedup")
@@ -153,8 +155,8 @@ def dedup_section(inputs: Inputs, clusters: list[dict[str, Any]] | None, sizes: 
                          if not r["kept"] and str(r["repo"]) in sizes_by_repo else "–"])
         tbl = table([("cluster", True), ("repository", False), ("", False), ("est. J", True),
                      ("exact J", True), ("bytes", True)], rows, raw=True)
-        if len(clusters) > max_rows:
-            tbl += f'<p class="note">First {max_rows} of {len(clusters)} rows; all in data/dedup_clusters.parquet.</p>'
+        if total > len(clusters):
+            tbl += f'<p class="note">First {len(clusters)} of {total} rows; all in data/dedup_clusters.parquet.</p>'
         body.append(f'<div class="grid2 side"><div class="scroll">{tbl}</div><div>{"".join(grid)}</div></div>')
         status = "ok" if d is not None else "partial"
     elif clusters is not None:

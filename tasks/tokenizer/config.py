@@ -17,6 +17,7 @@ class Config:
     seed: int = 1234                 # salts the train/held-out choice
     min_frequency: int = 2           # a pair must occur this often to be merged
     heldout_fraction: float = 0.02   # share of samples never trained on, used for the metrics
+    eval_bytes: int = 20_000_000     # held-out text the metrics are computed on (a bounded sample of it)
     model_max_length: int = 16384    # written to tokenizer_config.json (paper: 16K context)
 
 
@@ -30,6 +31,7 @@ def config_from_params(section: dict[str, Any]) -> Config:
         sample_bytes=int(number(p, "tokenizer.sample_bytes", lo=0, lo_open=True, integer=True, default=d.sample_bytes)),
         seed=int(number(p, "tokenizer.seed", integer=True, default=d.seed)),
         min_frequency=int(number(p, "tokenizer.min_frequency", lo=1, integer=True, default=d.min_frequency)),
+        eval_bytes=int(number(p, "tokenizer.eval_bytes", lo=0, lo_open=True, integer=True, default=d.eval_bytes)),
         heldout_fraction=float(number(p, "tokenizer.heldout_fraction", lo=0, hi=0.5, default=d.heldout_fraction)),
         model_max_length=int(number(p, "tokenizer.model_max_length", lo=1, integer=True, default=d.model_max_length)),
     )

@@ -10,31 +10,27 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
-from tasks.tokenizer.config import Config
-from tasks.tokenizer.sampling import is_heldout
+from tasks.tokenizer.sampling import iter_chosen_rows
 
 UNKNOWN_LANG = "unknown"
 _BATCH_FILES = 256
 
 
-def _files(d: dict[str, list], i: int) -> list[tuple[str, str]]:
-    langs, contents = d.get("langs"), d.get("contents")
-    if langs is not None and contents is not None and langs[i] is not None and contents[i] is not None:
-        return [(lang or UNKNOWN_LANG, c) for lang, c in zip(langs[i], contents[i]) if c]
-    text = d["text"][i]
+def _files(row: dict[str, Any]) -> list[tuple[str, str]]:
+    langs, contents = row.get("langs"), row.get("contents")
+    if langs is not None and contents is not None:
+        return [(lang or UNKNOWN_LANG, c) for lang, c in zip(langs, contents) if c]
+    text = row.get("text")
     return [(UNKNOWN_LANG, text)] if text else []
 
 
-def evaluate_shard(shard_path: str, tokenizer_path: str, cfg: Config) -> dict[str, Any]:
-    """Stats of one clean shard's held-out samples: {"langs": {lang: {files, bytes, tokens,
-    roundtrip_ok}}, "docs": n, "ids_seen": sorted ids}. JSON-serialisable."""
+def evaluate_rows(rows: dict[str, np.ndarray], tokenizer_path: str) -> dict[str, Any]:
+    """Stats of the chosen held-out samples ({shard path: row indices}, tasks.tokenizer.sampling):
+    {"langs": {lang: {files, bytes, tokens, roundtrip_ok}}, "docs": n, "ids_seen": sorted ids}."""
     tok = Tokenizer.from_file(tokenizer_path)
     tok.encode_special_tokens = True
-    pf = pq.ParquetFile(shard_path)
-    cols = [c for c in ("repo", "sample", "text", "langs", "contents") if c in pf.schema_arrow.names]
     stats: dict[str, dict[str, int]] = defaultdict(lambda: {"files": 0, "bytes": 0, "tokens": 0, "roundtrip_ok": 0})
     seen = np.zeros(tok.get_vocab_size(), dtype=bool)
     docs = 0
@@ -56,15 +52,11 @@ def evaluate_shard(shard_path: str, tokenizer_path: str, cfg: Config) -> dict[st
                 seen[np.asarray(ids_i, dtype=np.int64)] = True
         pending.clear()
 
-    for batch in pf.iter_batches(batch_size=256, columns=cols):
-        d = batch.to_pydict()
-        for i, (repo, sample) in enumerate(zip(d["repo"], d["sample"])):
-            if not is_heldout(cfg, repo, int(sample or 0)):
-                continue
-            docs += 1
-            pending.extend(_files(d, i))
-            if len(pending) >= _BATCH_FILES:
-                flush()
+    for row in iter_chosen_rows(rows, ["text", "langs", "contents"]):
+        docs += 1
+        pending.extend(_files(row))
+        if len(pending) >= _BATCH_FILES:
+            flush()
     flush()
     return {"docs": docs, "langs": {k: dict(v) for k, v in sorted(stats.items())},
             "ids_seen": np.flatnonzero(seen).tolist()}

@@ -4,15 +4,17 @@ Every repo-level sample gets a uniform draw u = stable_hash64(seed, "tokenizer",
 u < heldout_fraction puts it in the held-out set (never trained on, used for the metrics). Among the
 rest, the training sample is the bottom-k by u until `sample_bytes` is reached: a uniform sample that
 depends neither on the shard layout nor on worker count, and grows monotonically with the budget.
+The held-out samples the metrics are computed on are chosen the same way, up to `eval_bytes`.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.common.hashing import stable_hash64
@@ -32,13 +34,17 @@ def is_heldout(cfg: Config, repo: str, sample: int) -> bool:
 
 @dataclass(frozen=True)
 class TrainingSample:
-    """Rows chosen for training, as {shard path: sorted row indices}, and what they weigh."""
+    """Rows chosen for training, as {shard path: sorted row indices}, and what they weigh; the same
+    for the bounded held-out evaluation sample."""
 
     rows: dict[str, np.ndarray]
     n_docs: int
     n_bytes: int
     n_candidates: int
     n_heldout: int
+    eval_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    eval_docs: int = 0
+    eval_bytes: int = 0
 
 
 def _sizes(pf: pq.ParquetFile) -> Iterator[tuple[list[str], list[int], list[int]]]:
@@ -53,52 +59,79 @@ def _sizes(pf: pq.ParquetFile) -> Iterator[tuple[list[str], list[int], list[int]
         yield d["repo"], d["sample"], sizes
 
 
-def choose_training_sample(clean_dir: str | os.PathLike, cfg: Config) -> TrainingSample:
-    """One pass over (repo, sample, size) columns only; memory is ~24 bytes per candidate row."""
-    us, shard_ix, row_ix, sizes = [], [], [], []
-    shards = list_shards(clean_dir)
-    n_heldout = 0
-    for si, path in enumerate(shards):
-        row = 0
-        for repos, samples, szs in _sizes(pq.ParquetFile(path)):
-            for repo, sample, size in zip(repos, samples, szs):
-                u = draw(cfg.seed, repo, int(sample or 0))
-                if u < cfg.heldout_fraction:
-                    n_heldout += 1
-                elif size > 0:
-                    us.append(u); shard_ix.append(si); row_ix.append(row); sizes.append(size)
-                row += 1
-    u_arr = np.asarray(us, dtype=np.float64)
-    order = np.lexsort((np.asarray(row_ix), np.asarray(shard_ix), u_arr))  # u first, ties by position
-    size_arr = np.asarray(sizes, dtype=np.int64)[order]
-    cum = np.cumsum(size_arr)
-    # take rows while the running total before them is under budget (the last one may cross it)
-    k = int(np.searchsorted(cum - size_arr, cfg.sample_bytes, side="left")) if len(cum) else 0
-    chosen = order[:k]
+_FIELDS = ("u", "shard", "row", "size")
+
+
+def _empty() -> dict[str, np.ndarray]:
+    return {"u": np.zeros(0, np.float64), "shard": np.zeros(0, np.int64), "row": np.zeros(0, np.int64),
+            "size": np.zeros(0, np.int64)}
+
+
+def _keep_bottom(cur: dict[str, np.ndarray], new: dict[str, np.ndarray], budget: int) -> dict[str, np.ndarray]:
+    """The rows of cur + new with the smallest draws (ties by position) while the bytes before them are
+    under `budget`: a running bottom-k, so memory is the sample, never the corpus."""
+    merged = {k: np.concatenate([cur[k], new[k]]) for k in _FIELDS}
+    order = np.lexsort((merged["row"], merged["shard"], merged["u"]))
+    size = merged["size"][order]
+    cum = np.cumsum(size)
+    k = int(np.searchsorted(cum - size, budget, side="left")) if len(cum) else 0
+    take = order[:k]
+    return {f: merged[f][take] for f in _FIELDS}
+
+
+def _by_shard(sel: dict[str, np.ndarray], shards: list[Path]) -> dict[str, np.ndarray]:
     rows: dict[str, np.ndarray] = {}
-    sh = np.asarray(shard_ix, dtype=np.int64)[chosen]
-    rw = np.asarray(row_ix, dtype=np.int64)[chosen]
     for si, path in enumerate(shards):
-        sel = np.sort(rw[sh == si])
-        if sel.size:
-            rows[str(path)] = sel
-    return TrainingSample(rows=rows, n_docs=int(k), n_bytes=int(size_arr[:k].sum()),
-                          n_candidates=len(us), n_heldout=n_heldout)
+        chosen = np.sort(sel["row"][sel["shard"] == si])
+        if chosen.size:
+            rows[str(path)] = chosen
+    return rows
 
 
-def iter_training_texts(sample: TrainingSample, batch_size: int = 256) -> Iterator[str]:
-    """Texts of the chosen rows in (shard, row) order, read batch by batch (bounded memory)."""
-    for path in sorted(sample.rows, key=lambda p: Path(p).name):
-        wanted = sample.rows[path]
+def choose_training_sample(clean_dir: str | os.PathLike, cfg: Config) -> TrainingSample:
+    """One pass over (repo, sample, size) columns only, partition by partition; memory is the chosen
+    samples plus one partition's draws, whatever the corpus size."""
+    train, held = _empty(), _empty()
+    shards = list_shards(clean_dir)
+    n_heldout = n_candidates = 0
+    for si, path in enumerate(shards):
+        us, sizes = [], []
+        for repos, samples, szs in _sizes(pq.ParquetFile(path)):
+            us.extend(draw(cfg.seed, repo, int(sample or 0)) for repo, sample in zip(repos, samples))
+            sizes.extend(szs)
+        u = np.asarray(us, dtype=np.float64)
+        size = np.asarray(sizes, dtype=np.int64)
+        row = np.arange(len(u), dtype=np.int64)
+        is_held = u < cfg.heldout_fraction
+        usable = ~is_held & (size > 0)
+        n_heldout += int(is_held.sum())
+        n_candidates += int(usable.sum())
+        part = {"u": u, "shard": np.full(len(u), si, np.int64), "row": row, "size": size}
+        train = _keep_bottom(train, {k: v[usable] for k, v in part.items()}, cfg.sample_bytes)
+        held = _keep_bottom(held, {k: v[is_held & (size > 0)] for k, v in part.items()}, cfg.eval_bytes)
+    return TrainingSample(rows=_by_shard(train, shards), n_docs=len(train["u"]), n_bytes=int(train["size"].sum()),
+                          n_candidates=n_candidates, n_heldout=n_heldout, eval_rows=_by_shard(held, shards),
+                          eval_docs=len(held["u"]), eval_bytes=int(held["size"].sum()))
+
+
+def iter_chosen_rows(rows: dict[str, np.ndarray], columns: list[str], batch_size: int = 256) -> Iterator[dict]:
+    """The chosen rows (as dicts of `columns`) in (shard, row) order, read batch by batch (bounded memory)."""
+    for path in sorted(rows, key=lambda p: Path(p).name):
+        wanted = rows[path]
         pf = pq.ParquetFile(path)
+        cols = [c for c in columns if c in pf.schema_arrow.names]
         start = 0
-        for batch in pf.iter_batches(batch_size=batch_size, columns=["text"]):
+        for batch in pf.iter_batches(batch_size=batch_size, columns=cols):
             n = batch.num_rows
             lo, hi = np.searchsorted(wanted, [start, start + n])
             if hi > lo:
-                texts = batch.column(0).to_pylist()
-                for r in wanted[lo:hi]:
-                    t = texts[int(r) - start]
-                    if t:
-                        yield t
+                picked = batch.take(pa.array(wanted[lo:hi] - start, pa.int64())).to_pylist()
+                yield from picked
             start += n
+
+
+def iter_training_texts(sample: TrainingSample, batch_size: int = 256) -> Iterator[str]:
+    """Texts of the chosen training rows in (shard, row) order."""
+    for row in iter_chosen_rows(sample.rows, ["text"], batch_size):
+        if row["text"]:
+            yield row["text"]

@@ -15,7 +15,7 @@ from tasks.common.hashing import sha256_hex
 from tasks.common.io import atomic_write_json, atomic_write_text, list_shards
 from tasks.tokenizer.build import add_bos_processor, new_tokenizer, new_trainer
 from tasks.tokenizer.config import Config
-from tasks.tokenizer.evaluate import aggregate, evaluate_shard
+from tasks.tokenizer.evaluate import aggregate, evaluate_rows
 from tasks.tokenizer.sampling import choose_training_sample, iter_training_texts
 from tasks.tokenizer.special import BOS, EOS, EOT, FIM_BEGIN, FIM_END, FIM_HOLE, PAD, SPECIAL_TOKENS
 
@@ -66,14 +66,14 @@ def train_tokenizer(clean_dir: str | os.PathLike, out_dir: str | os.PathLike, cf
 
     t1 = time.perf_counter()
     tok_path = str(out_dir / TOKENIZER_FILE)
-    shard_stats = [evaluate_shard(str(p), tok_path, cfg) for p in shards]
-    metrics = aggregate(shard_stats, vocab_size=tok.get_vocab_size())
+    metrics = aggregate([evaluate_rows(sample.eval_rows, tok_path)], vocab_size=tok.get_vocab_size())
     metrics.update({
         "vocab_size": tok.get_vocab_size(),
         "vocab_size_requested": cfg.vocab_size,
         "special_tokens": {t: tok.token_to_id(t) for t in SPECIAL_TOKENS},
         "train": {"docs": sample.n_docs, "bytes": sample.n_bytes, "candidates": sample.n_candidates,
                   "heldout_docs": sample.n_heldout},
+        "eval": {"docs": sample.eval_docs, "bytes": sample.eval_bytes, "budget_bytes": cfg.eval_bytes},
         "tokenizer_sha256": sha256_hex(blob.encode("utf-8")),
         "seconds": {"train": round(train_s, 3), "evaluate": round(time.perf_counter() - t1, 3)},
     })

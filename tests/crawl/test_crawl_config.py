@@ -11,7 +11,7 @@ from tasks.crawl.config import DEFAULT_MANIFEST, Config, config_from_params, loa
 
 def test_defaults_read_the_default_manifest():
     cfg = config_from_params({})
-    assert cfg.manifest == DEFAULT_MANIFEST and cfg.n_shards == Config.n_shards
+    assert cfg.manifest == DEFAULT_MANIFEST and cfg.on_truncated == Config.on_truncated == "drop"
     assert cfg.sources == load_manifest(DEFAULT_MANIFEST)
     assert pickle.loads(pickle.dumps(cfg)) == cfg  # shipped to worker processes
     limits, policy = cfg.limits(), cfg.fetch_policy()
@@ -31,15 +31,15 @@ def test_default_manifest_is_a_real_curated_list():
 
 
 def test_inline_sources_and_values():
-    cfg = config_from_params({"sources": [{"type": "local", "path": "/x"}], "n_shards": 3, "max_ratio": 20,
+    cfg = config_from_params({"sources": [{"type": "local", "path": "/x"}], "on_truncated": "keep", "max_ratio": 20,
                               "cache_dir": "/tmp/c", "retries": 0})
     assert cfg.sources == ({"type": "local", "path": "/x"},) and cfg.manifest is None
-    assert (cfg.n_shards, cfg.max_ratio, cfg.cache_dir, cfg.retries) == (3, 20.0, "/tmp/c", 0)
+    assert (cfg.on_truncated, cfg.max_ratio, cfg.cache_dir, cfg.retries) == ("keep", 20.0, "/tmp/c", 0)
 
 
 @pytest.mark.parametrize("section,key", [
-    ({"n_shards": 0}, "crawl.n_shards"),
-    ({"n_shards": "8"}, "crawl.n_shards"),
+    ({"n_shards": 8}, "crawl.n_shards"),  # partitions are sized by bytes now (runtime.partition_mb)
+    ({"on_truncated": "cut"}, "crawl.on_truncated"),
     ({"max_file_bytes": -3}, "crawl.max_file_bytes"),
     ({"max_ratio": 0.5}, "crawl.max_ratio"),
     ({"timeout_s": 0}, "crawl.timeout_s"),

@@ -7,10 +7,11 @@ import pyarrow.parquet as pq
 import pytest
 from crawl_testutil import make_tar
 
-from tasks.common.hashing import shard_of
 from tasks.common.io import list_shards
+from tasks.common.jobs import run_locally
 from tasks.crawl.config import Config
-from tasks.crawl.crawl import RAW_SCHEMA, aggregate, crawl_source, write_raw
+from tasks.crawl.crawl import RAW_SCHEMA, aggregate, crawl_source, summarise_source
+from tasks.crawl.plan import run_crawl
 
 CFG = Config(retries=0)
 
@@ -24,33 +25,46 @@ def _local(tmp_path, name: str, files: dict[str, bytes]) -> dict:
 
 
 @pytest.fixture
-def results(tmp_path):
+def specs(tmp_path):
     specs = [
         _local(tmp_path, f"proj{i}", {"main.py": f"print({i})\n".encode(), "lib/util.js": b"export const x = 1;\n",
                                       "logo.png": b"\x89PNG\x00\x00", "notes.txt": "ünïcode".encode("latin-1")})
         for i in range(5)
     ]
     specs.append({"type": "local", "path": str(tmp_path / "does-not-exist")})
-    return [crawl_source(s, CFG, str(tmp_path / "cache")) for s in specs]
+    return specs
 
 
-def test_write_raw_shards_schema_order_and_placement(results, tmp_path):
+@pytest.fixture
+def results(specs, tmp_path):
+    return [summarise_source(crawl_source(s, CFG, str(tmp_path / "cache"))) for s in specs]
+
+
+def crawl_into(out, specs, cfg=CFG, target=1 << 20, least=4, cache=None):
+    """The crawl stage's partition jobs, run here (the flow runs the same on its task runner)."""
+    out.mkdir(parents=True, exist_ok=True)
+    return run_crawl(specs, cfg, out, target_bytes=target, min_partitions=least,
+                     cache=str(cache or out.parent / "partitions"), runner=run_locally)
+
+
+def test_partitions_schema_order_and_whole_repos(specs, tmp_path):
     out = tmp_path / "raw"
-    summary = write_raw(results, str(out), 4)
-    assert summary == {"shards": 4, "rows": 20, "rejected": 0, "quarantined": 1}
+    run = crawl_into(out, specs)
+    assert run.partitions >= 2  # a small corpus still gets several partitions (min_partitions)
     shards = list_shards(out)
-    assert [p.name for p in shards] == [f"part-{i:05d}.parquet" for i in range(4)]
-    total = 0
+    assert [p.name for p in shards] == [f"part-{i:05d}.parquet" for i in range(run.partitions)]
+    rows = []
+    seen_in: dict[str, int] = {}
     for i, path in enumerate(shards):
         table = pq.read_table(path)
-        assert table.schema.equals(RAW_SCHEMA)  # empty shards too
-        rows = table.to_pylist()
-        total += len(rows)
-        assert rows == sorted(rows, key=lambda r: (r["repo"], r["path"]))
-        assert all(shard_of(r["repo"], 4) == i for r in rows)
-    assert total == 20
-    rows = pq.read_table(out / "part-00000.parquet").to_pylist() + \
-        [r for p in shards[1:] for r in pq.read_table(p).to_pylist()]
+        assert table.schema.equals(RAW_SCHEMA)
+        part = table.to_pylist()
+        assert part == sorted(part, key=lambda r: (r["repo"], r["path"]))
+        for r in part:
+            assert seen_in.setdefault(r["repo"], i) == i  # a repository is never split
+        rows += part
+    assert len(rows) == 20
+    assert rows == sorted(rows, key=lambda r: (r["repo"], r["path"]))  # partitions cut the sorted repo list
     by_path = {(r["repo"], r["path"]): r for r in rows}
     png = by_path[("local/proj0", "logo.png")]
     assert png["is_binary"] and png["content"] is None and png["skip_reason"] == "binary"
@@ -63,20 +77,25 @@ def test_write_raw_shards_schema_order_and_placement(results, tmp_path):
     assert pq.read_table(out / "rejected.parquet").num_rows == 0
 
 
-def test_write_raw_is_byte_identical_and_drops_stale_shards(results, tmp_path):
+def test_partitions_are_byte_identical_whatever_the_order_and_the_cache(specs, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    write_raw(results, str(a), 8)
-    write_raw(list(reversed(results)), str(b), 8)  # worker completion order must not matter
+    crawl_into(a, specs)
+    crawl_into(b, list(reversed(specs)))  # source order (and worker completion order) must not matter
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
     for name in sorted(p.name for p in a.iterdir()):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    write_raw(results, str(a), 2)
-    assert [p.name for p in list_shards(a)] == ["part-00000.parquet", "part-00001.parquet"]
+    again = crawl_into(a, specs)  # a rerun reuses every committed source and partition
+    assert again.fetched.reused == len(specs) and again.written.computed == 0
 
 
-def test_empty_results_still_write_every_shard(tmp_path):
-    write_raw([], str(tmp_path / "raw"), 3)
-    shards = list_shards(tmp_path / "raw")
-    assert len(shards) == 3 and all(pq.read_table(p).schema.equals(RAW_SCHEMA) for p in shards)
+def test_one_partition_when_asked(specs, tmp_path):
+    run = crawl_into(tmp_path / "raw", specs, least=1)
+    assert run.partitions == 1 and len(list_shards(tmp_path / "raw")) == 1
+
+
+def test_empty_crawl_writes_the_tables(tmp_path):
+    run = crawl_into(tmp_path / "raw", [])
+    assert run.partitions == 0 and list_shards(tmp_path / "raw") == []
     assert pq.read_table(tmp_path / "raw" / "quarantine.parquet").num_rows == 0
 
 
@@ -87,16 +106,16 @@ def test_aggregate_counts(results):
     assert m["by_language"]["JavaScript"]["files"] == 5 and m["by_language"]["unknown"]["files"] == 10
     assert m["skipped"] == {"binary": 5, "invalid_utf8": 5}
     assert m["text_files"] == 10 and m["languages"] == 2
-    assert m["bytes"] == sum(r["size"] for res in results for r in res["rows"])
+    assert m["bytes"] == sum(r["bytes"] for r in results)
     assert m["failures"][0]["repo"] == "local/does-not-exist"
     json.dumps(m)  # plain JSON
 
 
-def test_duplicate_sources_are_kept_once(results, tmp_path):
-    m = aggregate(results + [results[0]])
+def test_duplicate_sources_are_kept_once(specs, tmp_path):
+    run = crawl_into(tmp_path / "raw", specs + [specs[0]])
+    m = aggregate(run.fetched.summaries)
     assert m["repos"] == 5 and any("duplicate" in f["error"] for f in m["failures"])
-    summary = write_raw(results + [results[0]], str(tmp_path / "raw"), 2)
-    assert summary["rows"] == 20
+    assert sum(pq.read_table(p).num_rows for p in list_shards(tmp_path / "raw")) == 20
 
 
 def test_no_exception_escapes_crawl_source(tmp_path, monkeypatch):
@@ -113,12 +132,21 @@ def test_no_exception_escapes_crawl_source(tmp_path, monkeypatch):
     assert res["repo"] == "pypi/p@1.0" and res["rows"] == [] and res["error"].startswith("ArchiveError")
 
 
-def test_rejected_members_and_caps_reach_the_table(tmp_path):
+def test_a_repo_over_a_cap_is_dropped_with_its_reason_by_default(tmp_path):
     spec = _local(tmp_path, "capped", {f"f{i}.py": b"x = 1\n" for i in range(6)})
-    cfg = Config(max_archive_members=4)
-    res = crawl_source(spec, cfg, str(tmp_path / "cache"))
-    assert len(res["rows"]) == 4 and [r["reason"] for r in res["rejected"]] == ["too_many_members"]
-    write_raw([res], str(tmp_path / "raw"), 1)
+    run = crawl_into(tmp_path / "raw", [spec], Config(max_archive_members=4))
+    m = aggregate(run.fetched.summaries)
+    assert m["repos"] == 0 and m["truncated"]["dropped"] == 1
+    assert m["failures"][0]["error"].startswith("truncated: too_many_members after 4 files")
+    assert run.quarantine[0]["repo"] == "local/capped"
+
+
+def test_a_repo_over_a_cap_kept_when_asked_is_flagged_never_silently_cut(tmp_path):
+    spec = _local(tmp_path, "capped", {f"f{i}.py": b"x = 1\n" for i in range(6)})
+    run = crawl_into(tmp_path / "raw", [spec], Config(max_archive_members=4, on_truncated="keep"))
     rejected = pq.read_table(tmp_path / "raw" / "rejected.parquet").to_pylist()
     assert rejected == [{"repo": "local/capped", "member": "f4.py", "reason": "too_many_members"}]
-    assert aggregate([res])["rejected"] == {"too_many_members": 1}
+    m = aggregate(run.fetched.summaries)
+    assert m["rejected"] == {"too_many_members": 1} and m["files"] == 4
+    assert m["truncated"] == {"kept": 1, "dropped": 0, "repos": [
+        {"repo": "local/capped", "reason": "too_many_members", "files_read": 4, "bytes_read": 24}]}

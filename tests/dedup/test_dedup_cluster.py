@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 from pathlib import Path
@@ -13,11 +12,12 @@ import pytest
 from dedup_corpus import write_ordered
 
 from tasks.common.io import list_shards, shard_name, write_parquet
-from tasks.dedup import (aggregate, apply_shard, cluster, config_from_params, shard_shingle_loader,
-                         signatures_shard, write_clusters)
-from tasks.dedup.cluster import CLUSTER_SCHEMA, UnionFind
-from tasks.dedup.index import candidate_pairs, insert_signatures, open_index
-from tasks.dedup.shards import read_signatures
+from tasks.common.jobs import JobRun, run_locally, run_job
+from tasks.common.shuffle import route_of
+from tasks.dedup import CLUSTER_SCHEMA, config_from_params, signatures_shard
+from tasks.dedup.cluster import components
+from tasks.dedup.lsh import band_keys, bucket_pairs
+from tasks.dedup.stage import run_dedup
 
 
 @pytest.fixture
@@ -44,24 +44,20 @@ def corpus():
     return repos, stars
 
 
-def run_stage(tmp: Path, repos, stars, n_shards: int, section: dict | None = None, reverse: bool = False):
-    """The stage as the flow runs it: signatures per shard, cluster, apply per shard."""
+def run_stage(tmp: Path, repos, stars, n_shards: int, section: dict | None = None, target_bytes: int = 1 << 20,
+              runner=run_locally):
+    """The stage as the flow runs it (tasks.dedup.stage.run_dedup), with the jobs run here."""
     cfg = config_from_params(section or {})
     ordered = tmp / "ordered"
     if not ordered.exists():
         write_ordered(ordered, repos, n_shards, stars)
-    in_paths = list_shards(ordered)
-    sig_paths, sig_stats = [], []
-    for p in in_paths:
-        sig = tmp / "sigs" / p.name
-        sig_stats.append(signatures_shard(p, sig, cfg))
-        sig_paths.append(sig)
-    order = list(reversed(sig_paths)) if reverse else sig_paths
-    rows, drop, stats = cluster(order, cfg, shard_shingle_loader(in_paths, cfg))
-    apply_stats = []
-    for p in in_paths:
-        apply_stats.append(apply_shard(p, tmp / "deduped" / p.name, drop))
-    return cfg, rows, drop, stats, sig_stats, apply_stats
+    for sub in ("sigs", "deduped"):
+        (tmp / sub).mkdir(parents=True, exist_ok=True)
+    run = run_dedup(list_shards(ordered), tmp / "sigs", tmp / "deduped", cfg, salt=json.dumps(section or {}),
+                    cache=str(tmp / "cache"), target_bytes=target_bytes, runner=runner)
+    rows = pq.read_table(run.clusters).to_pylist()
+    drop = sorted(r["repo"] for r in rows if not r["kept"])
+    return cfg, rows, drop, run
 
 
 def _kept_of(rows):
@@ -70,26 +66,27 @@ def _kept_of(rows):
 
 def test_near_duplicates_cluster_distinct_repos_do_not(tmp_path, corpus):
     repos, stars = corpus
-    cfg, rows, drop, stats, _, _ = run_stage(tmp_path, repos, stars, 3)
+    cfg, rows, drop, run = run_stage(tmp_path, repos, stars, 3)
     kept_of = _kept_of(rows)
     # identical (fork) and near-identical (0.4% tokens edited) repos share one cluster
     assert kept_of["git/alpha@1"] == kept_of["git/alpha-fork@1"] == kept_of["git/alpha-edit@1"]
     assert kept_of["npm/same-a@1"] == kept_of["npm/same-b@1"]
     # unrelated repos and the empty repo are not clustered with anything
     assert "git/beta@1" not in kept_of and "local/empty" not in kept_of
-    assert set(drop) == {r["repo"] for r in rows if not r["kept"]}
     assert len({r["cluster"] for r in rows}) == 3
     for r in rows:
         if not r["kept"]:
-            assert r["exact_jaccard"] >= cfg.threshold
-            assert abs(r["est_jaccard"] - r["exact_jaccard"]) < 0.15
-    assert stats["repos_without_signature"] == {"empty": 1}
-    assert stats["pairs_verified_exact"] >= 4
+            assert r["est_jaccard"] >= cfg.threshold - 0.15
+            if r["exact_jaccard"] is not None:  # verified against the kept repo itself
+                assert r["exact_jaccard"] >= cfg.threshold
+                assert abs(r["est_jaccard"] - r["exact_jaccard"]) < 0.15
+    assert run.metrics["repos_empty"] == 1
+    assert run.metrics["pairs_verified_exact"] >= 4
 
 
 def test_ranking_stars_then_size_then_repo_id(tmp_path, corpus):
     repos, stars = corpus
-    _, rows, drop, _, _, _ = run_stage(tmp_path, repos, stars, 2)
+    _, rows, drop, _ = run_stage(tmp_path, repos, stars, 2)
     kept_of = _kept_of(rows)
     # stars 40 beat 3; between the two 40-star repos the bigger text wins (fork renders the full base)
     fork_size = sum(len(s.encode()) for s in repos["git/alpha-fork@1"])
@@ -103,15 +100,15 @@ def test_ranking_stars_then_size_then_repo_id(tmp_path, corpus):
 
 def test_rank_order_is_configurable(tmp_path, corpus):
     repos, stars = corpus
-    _, rows, _, _, _, _ = run_stage(tmp_path, repos, stars, 2, {"rank": ["repo"]})
+    _, rows, _, _ = run_stage(tmp_path / "a", repos, stars, 2, {"rank": ["repo"]})
     assert _kept_of(rows)["git/alpha-fork@1"] == "git/alpha-edit@1"   # alphabetical first
-    _, rows, _, _, _, _ = run_stage(tmp_path, repos, stars, 2, {"rank": ["size", "stars"]})
+    _, rows, _, _ = run_stage(tmp_path / "b", repos, stars, 2, {"rank": ["size", "stars"]})
     assert _kept_of(rows)["pypi/lib@1.0"] == "pypi/lib@1.1"
 
 
 def test_whole_repos_dropped_and_kept_rows_unchanged(tmp_path, corpus):
     repos, stars = corpus
-    _, rows, drop, _, _, apply_stats = run_stage(tmp_path, repos, stars, 3)
+    _, rows, drop, run = run_stage(tmp_path, repos, stars, 3)
     before = {p.name: pq.read_table(p) for p in list_shards(tmp_path / "ordered")}
     after = {p.name: pq.read_table(p) for p in list_shards(tmp_path / "deduped")}
     assert set(before) == set(after)
@@ -123,65 +120,84 @@ def test_whole_repos_dropped_and_kept_rows_unchanged(tmp_path, corpus):
     remaining = {r for t in after.values() for r in t.column("repo").to_pylist()}
     assert remaining.isdisjoint(drop)
     assert remaining | set(drop) == set(repos)
-    assert sum(s["repos_dropped"] for s in apply_stats) == len(drop)
+    assert run.metrics["repos_dropped"] == len(drop)
 
 
-def test_deterministic_across_shard_counts_and_orders(tmp_path, corpus):
+def test_deterministic_across_partition_counts_reducers_and_job_order(tmp_path, corpus):
     repos, stars = corpus
-    results = []
-    for n_shards, reverse in ((1, False), (3, False), (3, True), (5, True)):
-        _, rows, drop, _, _, _ = run_stage(tmp_path / f"run{n_shards}{reverse}", repos, stars, n_shards,
-                                           reverse=reverse)
-        results.append((rows, drop))
-    assert all(r == results[0] for r in results[1:])
-    # and the written files are byte-identical for the same input
-    for run in ("run3False", "run3True"):
-        write_clusters(results[0][0], tmp_path / run / "clusters.parquet")
-    assert (tmp_path / "run3False/clusters.parquet").read_bytes() == (tmp_path / "run3True/clusters.parquet").read_bytes()
-    for i in range(3):
-        name = shard_name(i)
-        for sub in ("sigs", "deduped"):
-            assert (tmp_path / "run3False" / sub / name).read_bytes() == (tmp_path / "run3True" / sub / name).read_bytes()
+
+    def reversed_runner(jobs, fn, *args, desc="", per_job=None):  # jobs finish in the opposite order
+        order = list(range(len(jobs)))[::-1]
+        out = {i: run_job(jobs[i], fn, *((tuple(per_job[i]) if per_job else ()) + args)) for i in order}
+        return JobRun.of([out[i] for i in range(len(jobs))])
+
+    results = {}
+    for name, n, target, runner in (("one", 1, 1 << 20, run_locally), ("three", 3, 1 << 20, run_locally),
+                                    ("three-rev", 3, 1 << 20, reversed_runner), ("five-many", 5, 2000, run_locally)):
+        _, rows, drop, run = run_stage(tmp_path / name, repos, stars, n, target_bytes=target, runner=runner)
+        results[name] = (rows, drop)
+    assert run.metrics["candidate_ranges"] > 2  # the small target split the buckets over more reducers
+    assert all(r == results["one"] for r in results.values())
+    for sub in ("sigs", "deduped"):
+        for i in range(3):
+            assert (tmp_path / "three" / sub / shard_name(i)).read_bytes() == \
+                (tmp_path / "three-rev" / sub / shard_name(i)).read_bytes()
 
 
-def test_estimate_verification_needs_no_texts(tmp_path, corpus):
+def test_estimate_verification_reads_no_texts(tmp_path, corpus, monkeypatch):
+    import tasks.dedup.cluster as cluster_mod
+
+    def no_texts(*a, **k):
+        raise AssertionError("verify=estimate must not load shingle sets")
+
+    monkeypatch.setattr(cluster_mod, "load_shingles", no_texts)
     repos, stars = corpus
-    cfg = config_from_params({"verify": "estimate"})
-    paths = write_ordered(tmp_path / "ordered", repos, 2, stars)
-    sigs = []
-    for p in paths:
-        signatures_shard(p, tmp_path / p.name, cfg)
-        sigs.append(tmp_path / p.name)
-    rows, drop, stats = cluster(sigs, cfg)                      # no shingles loader needed
+    _, rows, drop, run = run_stage(tmp_path, repos, stars, 2, {"verify": "estimate"})
     assert all(r["exact_jaccard"] is None for r in rows)
     assert {"git/alpha@1", "pypi/lib@1.0", "npm/same-b@1"} <= set(drop)
-    assert "pairs_verified_exact" not in stats
-    with pytest.raises(ValueError, match="shingles_loader"):
-        cluster(sigs, dataclasses.replace(cfg, verify="exact"))
+    assert run.metrics["pairs_verified_exact"] == 0
 
 
-def test_candidate_pairs_match_lsh_query(tmp_path, corpus, monkeypatch):
-    import tasks.dedup.index as index_mod
-    monkeypatch.setattr(index_mod, "_LOOKUP_BATCH", 3)        # several lookup batches per band
+def test_repos_over_exact_max_bytes_are_judged_by_their_estimate(tmp_path, corpus):
     repos, stars = corpus
-    cfg = config_from_params({"threshold": 0.5})
-    paths = write_ordered(tmp_path / "ordered", repos, 1, stars)
-    signatures_shard(paths[0], tmp_path / "sig.parquet", cfg)
-    table = read_signatures([tmp_path / "sig.parquet"], cfg)
-    keep = table.has_sig
-    names = [r for r, ok in zip(table.repos, keep) if ok]
-    sigs = table.sigs[keep]
-    lsh = open_index(cfg)
-    insert_signatures(lsh, names, sigs, cfg.seed)
-    pairs = {(names[i], names[j]) for i, j in candidate_pairs(lsh, names, sigs)}
-    from tasks.dedup.signature import to_lean
-    via_query = set()
-    for name, s in zip(names, sigs):
-        for other in lsh.query(to_lean(s, cfg.seed)):
-            other = other.decode()
-            if other > name:
-                via_query.add((name, other))
-    assert pairs == via_query and pairs
+    _, rows, drop, run = run_stage(tmp_path, repos, stars, 2, {"exact_max_bytes": 100})
+    assert run.metrics["pairs_verified_exact"] == 0 and run.metrics["pairs_verified_estimate"] > 0
+    assert {"git/alpha@1", "pypi/lib@1.0", "npm/same-b@1"} <= set(drop)
+
+
+def test_band_buckets_pair_their_members_and_cap_fork_storms():
+    buckets = np.array([7, 7, 9, 9, 9, 3, 11, 11, 11, 11, 11], dtype=np.uint64)
+    docs = np.array([5, 1, 2, 4, 3, 8, 10, 14, 12, 11, 13], dtype=np.int64)
+    pairs, stats = bucket_pairs(buckets, docs, max_bucket=4)
+    got = {tuple(p) for p in pairs.tolist()}
+    assert {(1, 5), (2, 3), (2, 4), (3, 4)} <= got                # buckets of 2 and 3: every pair
+    storm = {p for p in got if p[0] >= 10}                        # 5 members > max_bucket 4: star + chain
+    assert storm == {(10, 11), (10, 12), (10, 13), (10, 14), (11, 12), (12, 13), (13, 14)}
+    assert stats["buckets_capped"] == 1 and stats["buckets_shared"] == 3
+    assert pairs.tolist() == sorted(pairs.tolist())
+
+
+def test_band_keys_separate_bands_and_routes_cover_the_space():
+    rnd = np.random.default_rng(0)
+    sigs = rnd.integers(0, 2**32, size=(50, 12), dtype=np.uint32)
+    sigs[1] = sigs[0]                                              # identical documents share every band
+    sigs[2, :3] = sigs[0, :3]                                      # one band in common
+    keys = band_keys(sigs, 4, 3)
+    assert (keys[0] == keys[1]).all() and (keys[0] == keys[2]).sum() == 1
+    assert len(np.unique(keys)) == keys.size - 4 - 1
+    routes = route_of(keys.reshape(-1))
+    assert routes.min() >= 0 and routes.max() < 2**31
+
+
+def test_components_label_by_smallest_node_whatever_the_edge_order():
+    a = np.array([30, 50, 30, 10], dtype=np.int64)
+    b = np.array([60, 40, 0 + 60, 20], dtype=np.int64)
+    for perm in (np.arange(4), np.arange(4)[::-1]):
+        nodes, labels = components(a[perm], b[perm])
+        assert dict(zip(nodes.tolist(), labels.tolist())) == {10: 10, 20: 10, 30: 30, 40: 40, 50: 40, 60: 30}
+    chain = np.arange(200, dtype=np.int64)                          # a long chain converges too
+    nodes, labels = components(chain[:-1], chain[1:])
+    assert set(labels.tolist()) == {0}
 
 
 def test_bad_rows_are_recorded_not_fatal(tmp_path):
@@ -193,32 +209,47 @@ def test_bad_rows_are_recorded_not_fatal(tmp_path):
         {"repo": "a", "sample": 0, "text": text, "stars": None},
         {"repo": "b", "sample": 0, "text": text, "stars": 1},
     ]
-    path = tmp_path / "part-00000.parquet"
-    write_parquet(pa.Table.from_pylist(rows, schema=dedup_corpus.ORDERED_SCHEMA), path)
+    ordered = tmp_path / "ordered"
+    ordered.mkdir()
+    table = pa.Table.from_pylist(rows, schema=dedup_corpus.ORDERED_SCHEMA)
+    write_parquet(table.take(pa.array([0, 2, 1, 3])), ordered / "part-00000.parquet")  # grouped by repo
     cfg = config_from_params({})
-    st = signatures_shard(path, tmp_path / "sig.parquet", cfg)
+    st = signatures_shard(ordered / "part-00000.parquet", tmp_path / "sig.parquet", cfg)
     assert st["rows_without_repo"] == 1 and st["repos"] == 2 and st["errors"] == 0
     sig = pq.read_table(tmp_path / "sig.parquet").to_pylist()
     assert [r["repo"] for r in sig] == ["a", "b"] and sig[0]["stars"] == 5 and sig[0]["n_samples"] == 2
-    out, drop, _ = cluster([tmp_path / "sig.parquet"], cfg, shard_shingle_loader([path], cfg))
+    _, out, drop, _ = run_stage(tmp_path, {}, {}, 1)
     assert drop == ["b"] and _kept_of(out)["b"] == "a"      # a: 5 stars beats 1
 
 
-def test_union_find_is_order_free():
-    edges = [(0, 3), (5, 4), (3, 6), (1, 2)]
-    groups = []
-    for perm in (edges, edges[::-1], sorted(edges, key=lambda e: -e[1])):
-        uf = UnionFind(8)
-        for a, b in perm:
-            uf.union(a, b)
-        groups.append(uf.groups())
-    assert groups[0] == groups[1] == groups[2] == [[0, 3, 6], [1, 2], [4, 5]]
+def test_a_killed_stage_reruns_only_unfinished_jobs_with_the_same_bytes(tmp_path, corpus):
+    repos, stars = corpus
+    calls = {"n": 0}
+
+    def dying_runner(jobs, fn, *args, desc="", per_job=None):
+        if desc == "verify":  # the process is killed half-way through verification
+            for i, job in enumerate(jobs[:2]):
+                run_job(job, fn, *((tuple(per_job[i]) if per_job else ()) + args))
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        return run_locally(jobs, fn, *args, desc=desc, per_job=per_job)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_stage(tmp_path / "a", repos, stars, 4, runner=dying_runner)
+    _, rows, drop, run = run_stage(tmp_path / "a", repos, stars, 4)
+    assert run.runs["signatures"].computed == 0 and run.runs["candidates"].computed == 0
+    assert run.runs["verify"].reused == 2 and run.runs["verify"].computed == 2
+    _, rows_b, _, _ = run_stage(tmp_path / "b", repos, stars, 4)
+    assert rows == rows_b
+    for i in range(4):
+        name = shard_name(i)
+        assert (tmp_path / "a/deduped" / name).read_bytes() == (tmp_path / "b/deduped" / name).read_bytes()
 
 
 def test_metrics_and_cluster_table(tmp_path, corpus):
     repos, stars = corpus
-    cfg, rows, drop, stats, sig_stats, apply_stats = run_stage(tmp_path, repos, stars, 2)
-    metrics = aggregate(sig_stats, stats, apply_stats, cfg)
+    cfg, rows, drop, run = run_stage(tmp_path, repos, stars, 2)
+    metrics = run.metrics
     json.dumps(metrics)
     assert metrics["repos_in"] == len(repos)
     assert metrics["repos_dropped"] == len(drop) == metrics["repos_in"] - metrics["repos_kept"]
@@ -230,8 +261,8 @@ def test_metrics_and_cluster_table(tmp_path, corpus):
     assert all(d["kept_repo"] not in drop for d in metrics["dropped"])
     assert metrics["gate"]["passed"] == (cfg.gate_dropped_share[0] <= metrics["dropped_share"]
                                          <= cfg.gate_dropped_share[1])
-    write_clusters(rows, tmp_path / "clusters.parquet")
-    table = pq.read_table(tmp_path / "clusters.parquet")
+    assert sum(v["bytes"] for v in metrics["mix"].values()) == metrics["bytes_kept"]
+    table = pq.read_table(run.clusters)
     assert table.schema.equals(CLUSTER_SCHEMA)
     assert table.num_rows == len(rows)
-    assert np.all(np.array(table.column("kept").to_pylist()) == np.array([r["kept"] for r in rows]))
+    assert [r["cluster"] for r in rows] == sorted(r["cluster"] for r in rows)

@@ -48,10 +48,9 @@ def test_explicit_bands_rows_override():
     ({"rank": ["stars", "forks"]}, "dedup.rank"),
     ({"rank": ["size", "size"]}, "dedup.rank"),
     ({"rank": []}, "dedup.rank"),
-    ({"storage": {"type": "cassandra"}}, "dedup.storage.type"),
-    ({"storage": {"type": "redis", "port": 0}}, "dedup.storage.port"),
-    ({"storage": {"basename": "a b*"}}, "dedup.storage.basename"),
-    ({"storage": {"hots": "x"}}, "dedup.storage.hots"),
+    ({"storage": {"type": "redis"}}, "dedup.storage"),  # the LSH index is a file shuffle now, no Redis
+    ({"max_bucket": 1}, "dedup.max_bucket"),
+    ({"exact_max_bytes": 0}, "dedup.exact_max_bytes"),
     ({"gate": {"dropped_share": [0.5, 0.1]}}, "dedup.gate.dropped_share"),
     ({"gate": {"dropped_share": 0.3}}, "dedup.gate.dropped_share"),
     ({"recall_target": 0}, "dedup.recall_target"),
@@ -63,9 +62,7 @@ def test_invalid_values_name_their_key(section, key):
     assert str(err.value).startswith(key + ":"), str(err.value)
 
 
-def test_rank_gets_repo_as_final_tie_breaker_and_storage_parses():
-    cfg = config_from_params({"rank": ["size", "stars"], "storage": {"type": "redis", "host": "localhost",
-                                                                      "port": 6390, "basename": "run_1"}})
+def test_rank_gets_repo_as_final_tie_breaker_and_caps_parse():
+    cfg = config_from_params({"rank": ["size", "stars"], "max_bucket": 50, "exact_max_bytes": 1000})
     assert cfg.rank == ("size", "stars", "repo")
-    assert cfg.storage.datasketch_config() == {"type": "redis", "basename": b"run_1",
-                                               "redis": {"host": "localhost", "port": 6390}}
+    assert (cfg.max_bucket, cfg.exact_max_bytes) == (50, 1000)

@@ -14,7 +14,6 @@ import tests.dedup.dedup_corpus as dc
 from tests.e2e.test_repro_pipeline import corpus_params
 from tests.support.project import dvc, make_project
 from tests.support.corpus import make_git_corpus
-from tests.support.services import ServiceUnavailable, redis_server
 
 DATA_STAGES = ["crawl", "filter", "order", "dedup", "quality", "tokenizer", "pack"]
 
@@ -22,15 +21,6 @@ DATA_STAGES = ["crawl", "filter", "order", "dedup", "quality", "tokenizer", "pac
 @pytest.fixture(scope="session")
 def git_specs(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     return make_git_corpus(tmp_path_factory.mktemp("cluster-repos"))
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory):
-    try:
-        with redis_server(tmp_path_factory.mktemp("redis")) as server:
-            yield server
-    except ServiceUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 def ordered_corpus(root: Path) -> None:
@@ -47,9 +37,9 @@ def ordered_corpus(root: Path) -> None:
     dc.write_ordered(root / "data/ordered", repos, 4, stars)
 
 
-def dedup_project(dest: Path, runner: str, storage: dict) -> Path:
-    params = {"runtime": {"workers": 2, "task_runner": runner},
-              "dedup": {"storage": storage, "gate": {"dropped_share": [0.0, 1.0]}}}
+def dedup_project(dest: Path, runner: str) -> Path:
+    params = {"runtime": {"workers": 2, "task_runner": runner, "partition_mb": 0.001},
+              "dedup": {"gate": {"dropped_share": [0.0, 1.0]}}}
     project = make_project(dest, params, stages=["dedup"])
     ordered_corpus(project)  # not a stage's output: DVC takes it as a plain dependency
     return project
@@ -57,8 +47,8 @@ def dedup_project(dest: Path, runner: str, storage: dict) -> Path:
 
 @pytest.fixture(scope="session")
 def local_dedup(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: str) -> Path:
-    """The reference: the dedup stage with the local thread runner and the in-memory LSH index."""
-    project = dedup_project(tmp_path_factory.mktemp("dedup-local") / "p", "thread", {"type": "memory"})
+    """The reference: the dedup stage with the local thread runner."""
+    project = dedup_project(tmp_path_factory.mktemp("dedup-local") / "p", "thread")
     started = time.monotonic()
     dvc(project, "repro", "dedup")
     print(f"dedup with the local thread runner: {time.monotonic() - started:.1f}s")
@@ -79,8 +69,7 @@ def set_runtime(project: Path, **runtime: Any) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def dedup_metrics_without_storage(project: Path) -> dict:
-    """metrics/dedup.json names the LSH storage backend; everything else must match across backends."""
-    metrics = json.loads((project / "metrics/dedup.json").read_text())
-    metrics["lsh"].pop("storage")
-    return metrics
+def jobs_run(project: Path, stage: str) -> int:
+    """How many partition jobs a stage ran (reports/timings/<stage>.json counts them per step)."""
+    timings = json.loads((project / "reports" / "timings" / f"{stage}.json").read_text())
+    return sum(v for k, v in timings.items() if k == "partitions" or k.endswith("_partitions"))

@@ -1,6 +1,7 @@
 """The data stages on a real Dask cluster (a scheduler and two single-threaded workers, each its own
 process, as `dask scheduler` / `dask worker` would run them on other machines) give byte-identical
-outputs to the local runner, with the dedup LSH index in a real Redis filled by the workers.
+outputs to the local runner: every partition job (the dedup shuffle's included) runs on the workers,
+which read and write the shared project directory and partition cache.
 
 Layout under test (infra/README.md): the workers run in the project directory, which the flow shares
 with them (here: the same machine; on a cluster: a shared filesystem mounted at the same path), with
@@ -15,17 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.distributed.conftest import (DATA_STAGES, data_params, dedup_metrics_without_storage, dedup_project,
-                                        set_runtime)
+from tests.distributed.conftest import DATA_STAGES, data_params, dedup_project, jobs_run, set_runtime
 from tests.support.project import dvc, lock_hashes, make_project
 from tests.support.services import ServiceUnavailable, dask_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# every fan-out of the data stages (map_shards) must have run on the cluster's workers; tokenizer and
-# pack train / pack in the flow's own process
-CLUSTER_TASKS = {"crawl_source_task", "filter_shard_task", "order_shard_task", "signatures_task", "index_task",
-                 "apply_task", "quality_shard_task"}
+# every partition job of the data stages runs in the one Prefect task `partition` (named stage/partition
+# in the UI): on the cluster, all of them ran on its workers; the tokenizer trains in the flow's process
+PARTITION_STAGES = ["crawl", "filter", "order", "dedup", "quality", "pack"]
 
 
 def _cluster_counts(address: str) -> tuple[dict[str, int], set[str]]:
@@ -61,38 +60,30 @@ def _cluster(project: Path, logs: Path):
 
 
 @pytest.mark.e2e
-def test_dedup_on_dask_cluster_with_redis_matches_local_memory_index(tmp_path: Path, redis: dict,
-                                                                    local_dedup: Path) -> None:
-    """Signatures per shard on the workers, the LSH index in Redis filled by the workers: same clusters,
-    same bytes as the local runner with the in-memory index."""
+def test_dedup_on_dask_cluster_matches_local_run(tmp_path: Path, local_dedup: Path) -> None:
+    """Signatures, the candidates shuffle, verification, components and apply on the workers: same
+    clusters, same bytes as the local thread runner."""
     local = local_dedup
-    cluster = dedup_project(tmp_path / "cluster", "dask", {"type": "redis", "host": redis["host"],
-                                                          "port": redis["port"], "basename": "dedup_only"})
+    cluster = dedup_project(tmp_path / "cluster", "dask")
     with _cluster(cluster, tmp_path / "dask-logs") as address:
         executed, prefixes, wall = _run_on_cluster(address, cluster, "dedup")
     print(f"dedup on the Dask cluster: {wall:.1f}s; tasks per worker {executed}")
 
     assert len(executed) == 2 and all(n > 0 for n in executed.values()), executed
-    assert {"signatures_task", "index_task", "apply_task"} <= prefixes, prefixes
-    assert redis["client"].exists(b"dedup_only_keys")
+    assert "partition" in prefixes, prefixes
+    assert sum(executed.values()) == jobs_run(cluster, "dedup") >= 4 + 2 + 4 + 1 + 4
     dedup = json.loads((cluster / "metrics/dedup.json").read_text())
-    assert dedup["lsh"]["storage"] == "redis" and dedup["repos_dropped"] >= 8   # each family's near copy
-    assert dedup_metrics_without_storage(cluster) == dedup_metrics_without_storage(local)
-    hashes_local, hashes_cluster = lock_hashes(local)["dedup"], lock_hashes(cluster)["dedup"]
-    hashes_local.pop("metrics/dedup.json")
-    hashes_cluster.pop("metrics/dedup.json")
-    assert hashes_cluster == hashes_local
+    assert dedup["repos_dropped"] >= 8   # each family's near copy
+    assert dedup == json.loads((local / "metrics/dedup.json").read_text())
+    assert lock_hashes(cluster)["dedup"] == lock_hashes(local)["dedup"]
 
 
 @pytest.mark.soak
-def test_data_stages_on_dask_cluster_match_local_run(tmp_path: Path, git_specs: list[dict], redis: dict,
+def test_data_stages_on_dask_cluster_match_local_run(tmp_path: Path, git_specs: list[dict],
                                                       prefect_api_url: str) -> None:
-    """crawl -> pack (~4 min here: soak) on the cluster with the Redis index, against the local thread runner."""
+    """crawl -> pack (~4 min here: soak) on the cluster, against the local thread runner."""
     local = make_project(tmp_path / "local", data_params(git_specs, tmp_path / "cache-local", "thread"))
-    params = data_params(git_specs, tmp_path / "cache-cluster", "dask")
-    params["dedup"] = {"storage": {"type": "redis", "host": redis["host"], "port": redis["port"],
-                                   "basename": "cluster_test"}}
-    cluster = make_project(tmp_path / "cluster", params)
+    cluster = make_project(tmp_path / "cluster", data_params(git_specs, tmp_path / "cache-cluster", "dask"))
     with _cluster(cluster, tmp_path / "dask-logs") as address:
         started = time.monotonic()
         dvc(local, "repro", "pack")
@@ -100,20 +91,16 @@ def test_data_stages_on_dask_cluster_match_local_run(tmp_path: Path, git_specs: 
         executed, prefixes, wall = _run_on_cluster(address, cluster, "pack")
     print(f"data stages on the Dask cluster: {wall:.1f}s; tasks per worker {executed}")
 
-    # the shards really ran on the cluster, on both workers, through every fan-out of the data stages
+    # the partition jobs really ran on the cluster, on both workers, every one of every stage
     assert len(executed) == 2 and all(n > 0 for n in executed.values()), executed
-    assert CLUSTER_TASKS <= prefixes, prefixes
-    # the workers filled the shared Redis LSH index (reset at the start of the dedup stage)
-    assert redis["client"].exists(b"cluster_test_keys")
+    assert "partition" in prefixes, prefixes
+    assert sum(executed.values()) == sum(jobs_run(cluster, s) for s in PARTITION_STAGES)
 
-    # byte-identical outputs: every out of every data stage, except the dedup metrics that name the backend
+    # byte-identical outputs: every out of every data stage
     hashes_local, hashes_cluster = lock_hashes(local), lock_hashes(cluster)
     assert set(hashes_cluster) == set(DATA_STAGES)
     for stage in DATA_STAGES:
-        expected = {k: v for k, v in hashes_local[stage].items() if k != "metrics/dedup.json"}
-        got = {k: v for k, v in hashes_cluster[stage].items() if k != "metrics/dedup.json"}
-        assert got == expected, stage
-    assert dedup_metrics_without_storage(cluster) == dedup_metrics_without_storage(local)
+        assert hashes_cluster[stage] == hashes_local[stage], stage
     assert (cluster / "data/dedup_clusters.parquet").read_bytes() == (local / "data/dedup_clusters.parquet").read_bytes()
 
 

@@ -24,7 +24,7 @@ def corpus_params(specs: list[dict], cache: Path, runner: str = "thread") -> dic
         "runtime": {"workers": 2, "task_runner": runner},
         # the benchmark n-gram index is the same for every project: build it once per session
         "quality": {"decontam": {"cache_dir": str(QUALITY_CACHE)}},
-        "crawl": {"manifest": None, "sources": specs, "n_shards": 2, "cache_dir": str(cache)},
+        "crawl": {"manifest": None, "sources": specs, "cache_dir": str(cache)},
         "tokenizer": {"vocab_size": 400, "heldout_fraction": 0.2},
         "pack": {"seq_len": 64, "val_ratio": 0.5, "workers": 1, "cooldown": {"languages": [], "fraction": 0.5}},
         "pretrain": {"model": "tiny", "steps": 6, "batch_size": 4, "warmup": 2, "checkpoint_every": 3, "eval_every": 3,

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from tasks.common.io import shard_name, write_parquet
+from tasks.common.mix import language_mix, merge_mix
 
 ALL = ("crawl", "filter", "order", "dedup", "quality", "pack", "pretrain", "eval", "docs")
 LANGS = ("Python", "C", "Rust", "JavaScript", "Go")
@@ -43,8 +44,10 @@ def _samples(rng: random.Random, n_repos: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _write_samples(directory: Path, rows: list[dict[str, Any]], shards: int = 2) -> None:
+def _write_samples(directory: Path, rows: list[dict[str, Any]], shards: int = 2) -> dict[str, Any]:
+    """Write the samples as partitions; their language mix back, as the stages put it in their metrics."""
     directory.mkdir(parents=True, exist_ok=True)
+    mixes = []
     for s in range(shards):
         part = [r for i, r in enumerate(rows) if i % shards == s]
         table = pa.Table.from_pylist(part, schema=pa.schema([
@@ -52,6 +55,8 @@ def _write_samples(directory: Path, rows: list[dict[str, Any]], shards: int = 2)
             ("langs", pa.list_(pa.string())), ("contents", pa.list_(pa.string())), ("text", pa.string()),
             ("n_files", pa.int32()), ("size", pa.int64())]))
         write_parquet(table, directory / shard_name(s))
+        mixes.append(language_mix(table))
+    return merge_mix(mixes)
 
 
 def make_project(root: Path, stages: tuple[str, ...] = ALL, seed: int = 0) -> dict[str, Any]:
@@ -85,9 +90,9 @@ def make_project(root: Path, stages: tuple[str, ...] = ALL, seed: int = 0) -> di
         wrote["filter"] = filt
     if "order" in stages:
         ordered = _samples(rng, 12)
-        _write_samples(root / "data" / "ordered", ordered)
+        mix = _write_samples(root / "data" / "ordered", ordered)
         order = {"repos": 12, "samples": len(ordered), "files": {"in": sum(r["n_files"] for r in ordered)},
-                 "files_lost": 0, "sample_bytes": {"total": sum(r["size"] for r in ordered)}}
+                 "files_lost": 0, "sample_bytes": {"total": sum(r["size"] for r in ordered)}, "mix": mix}
         _dump(metrics / "order.json", order)
         wrote["order"] = order
         wrote["ordered_rows"] = ordered
@@ -107,7 +112,7 @@ def make_project(root: Path, stages: tuple[str, ...] = ALL, seed: int = 0) -> di
         ]
         dropped = {c["repo"] for c in clusters if not c["kept"]}
         deduped = [r for r in ordered if r["repo"] not in dropped]
-        _write_samples(root / "data" / "deduped", deduped)
+        mix = _write_samples(root / "data" / "deduped", deduped)
         write_parquet(pa.Table.from_pylist(clusters, schema=pa.schema([
             ("cluster", pa.int64()), ("repo", pa.string()), ("kept", pa.bool_()), ("kept_repo", pa.string()),
             ("est_jaccard", pa.float64()), ("exact_jaccard", pa.float64())])), root / "data" / "dedup_clusters.parquet")
@@ -116,14 +121,14 @@ def make_project(root: Path, stages: tuple[str, ...] = ALL, seed: int = 0) -> di
                  "bytes_dropped": sum(r["size"] for r in ordered if r["repo"] in dropped), "threshold": 0.85,
                  "cluster_sizes": {"2": 1, "3": 1}, "gate": {"passed": True, "dropped_share": [0.0, 0.3]},
                  "dropped": [{"cluster": c["cluster"], "repo": c["repo"], "size": 1234} for c in clusters
-                             if not c["kept"]]}
+                             if not c["kept"]], "mix": mix}
         _dump(metrics / "dedup.json", dedup)
         wrote["dedup"], wrote["clusters"], wrote["deduped_rows"] = dedup, clusters, deduped
     if "quality" in stages:
         deduped = wrote.get("deduped_rows") or _samples(rng, 8)
         clean = deduped[:-1]
-        _write_samples(root / "data" / "clean", clean)
-        q = {"samples": {"in": len(deduped), "out": len(clean), "dropped": 1, "changed": 0},
+        mix = _write_samples(root / "data" / "clean", clean)
+        q = {"mix": mix, "samples": {"in": len(deduped), "out": len(clean), "dropped": 1, "changed": 0},
              "files": {"in": sum(r["n_files"] for r in deduped), "out": sum(r["n_files"] for r in clean)},
              "bytes": {"in": sum(r["size"] for r in deduped), "out": sum(r["size"] for r in clean)},
              "removed": {"contaminated": {"files": 1, "bytes": 300}, "syntax_error": {"files": 2, "bytes": 900}}}

@@ -19,7 +19,7 @@ def tiny_params(specs: list[dict], cache: Path) -> dict[str, Any]:
     """Params for a tiny data-stage run over `specs` (gate bands wide enough for a few repos)."""
     return {
         "runtime": {"workers": 2},
-        "crawl": {"manifest": None, "sources": specs, "n_shards": 2, "cache_dir": str(cache)},
+        "crawl": {"manifest": None, "sources": specs, "cache_dir": str(cache)},
         "filter": {"gate": {"pass_rate_bytes": {"min": 0.0, "max": 1.0},
                             "pass_rate_files": {"min": 0.0, "max": 1.0},
                             "language_share": {"default": [0.0, 1.0], "Python": [0.0, 1.0], "C": [0.0, 1.0],

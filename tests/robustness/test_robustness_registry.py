@@ -18,7 +18,9 @@ from crawl_testutil import Reply, ScriptedServer, make_tar  # noqa: E402
 
 from tasks.crawl import sources  # noqa: E402
 from tasks.crawl.config import Config  # noqa: E402
-from tasks.crawl.crawl import crawl_source, write_raw  # noqa: E402
+from tasks.common.jobs import run_locally  # noqa: E402
+from tasks.crawl.crawl import crawl_source  # noqa: E402
+from tasks.crawl.plan import run_crawl  # noqa: E402
 
 
 def _sdist(name: str) -> bytes:
@@ -82,9 +84,11 @@ def test_faulty_registries_retry_then_quarantine(registry: ScriptedServer, tmp_p
     assert by_repo["npm/reset-lib@1.0.0"]["error"] is None and by_repo["npm/reset-lib@1.0.0"]["rows"]
     assert srv.hits("/dead-pkg/") == 0 and srv.hits("/simple/dead-pkg/") == cfg.retries + 1
 
-    written = write_raw(results, str(tmp_path / "raw"), 2)
+    (tmp_path / "raw").mkdir()
+    run = run_crawl(specs, cfg, tmp_path / "raw", target_bytes=1 << 20, min_partitions=2,
+                    cache=str(tmp_path / "partitions"), runner=run_locally)  # the stage's jobs, from the cache
     quarantine = pq.read_table(tmp_path / "raw" / "quarantine.parquet").to_pylist()
-    assert written["quarantined"] == 3
+    assert len(run.quarantine) == 3
     reasons = {q["repo"]: q["error"] for q in quarantine}
     assert set(reasons) == {"pypi/dead-pkg@1.0", "pypi/trunc-pkg@1.0", "npm/stall-lib@1.0.0"}
     assert "500" in reasons["pypi/dead-pkg@1.0"]

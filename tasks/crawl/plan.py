@@ -1,0 +1,115 @@
+"""The crawl as partition jobs: one job per source, then one per data/raw partition.
+
+A source's job is keyed by what it yields: its spec and the extraction settings. A pinned spec (a
+registry package at an exact version, a git commit sha) yields the same rows forever, so its committed
+crawl is reused by a rerun after a kill and by every later night; a local directory is keyed by a
+fingerprint of its files; a moving git ref is crawled anew each run.
+A partition's job is keyed by the keys of its sources, so it is rebuilt only when one of them changed.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasks.common.jobs import Job, JobRun, Runner, entry_path, stage_salt
+from tasks.common.partitions import part_name, plan_partitions
+from tasks.crawl.config import Config
+from tasks.crawl.sources import repo_id, spec_key
+
+SOURCE_STAGE, PARTITION_STAGE = "crawl-source", "crawl"
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _directory_fingerprint(root: str) -> str:
+    """Paths, sizes and mtimes under a local source (what would change its rows), cheap to compute."""
+    parts = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            parts.append(f"{os.path.relpath(full, root)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode}")
+    return "\n".join(parts)
+
+
+def source_identity(spec: Any) -> str:
+    """Key material of a source's crawl: the spec, plus what makes an unpinned source's content change."""
+    if not isinstance(spec, dict):
+        return f"invalid:{spec!r}"
+    key = spec_key(spec)
+    kind = spec.get("type")
+    if kind == "local" and isinstance(spec.get("path"), str) and os.path.isdir(spec["path"]):
+        return key + "\n" + _directory_fingerprint(spec["path"])
+    if kind == "git" and not (isinstance(spec.get("rev"), str) and _SHA.match(spec["rev"])):
+        return key + f"\nunpinned:{time.time_ns()}"  # a branch or tag may move: never reuse
+    return key
+
+
+def provisional_name(spec: Any) -> str:
+    try:
+        return repo_id(spec)
+    except Exception:
+        return "invalid-source"
+
+
+def source_jobs(specs: list[Any], salt: str, cache: str) -> list[Job]:
+    return [Job(stage=SOURCE_STAGE, name=provisional_name(spec), salt=salt, extra=source_identity(spec),
+                outputs={"rows": None, "rejected": None}, cache=cache) for spec in specs]
+
+
+def partition_jobs(kept: list[dict[str, Any]], out_dir: str | os.PathLike, salt: str, cache: str,
+                   target_bytes: int, min_partitions: int) -> tuple[list[Job], Job, list[tuple[int, int]]]:
+    """Jobs writing data/raw partitions (repos in id order, never split) and data/raw/rejected.parquet.
+
+    `kept` are the summaries of the sources kept (sorted by repo, each carrying its job's `key`)."""
+    items = [(s["repo"], s["text_bytes"] + s["files"]) for s in kept]
+    ranges = plan_partitions(items, target_bytes, min_partitions=min_partitions)
+    rows_of = [str(entry_path(SOURCE_STAGE, s["key"], "rows", cache)) for s in kept]
+    rejected_of = [str(entry_path(SOURCE_STAGE, s["key"], "rejected", cache)) for s in kept]
+    jobs = []
+    for i, (a, b) in enumerate(ranges):
+        jobs.append(Job(stage=PARTITION_STAGE, name=Path(part_name(i)).stem, salt=salt,
+                        extra="\n".join(s["key"] for s in kept[a:b]), reads=tuple(rows_of[a:b]),
+                        outputs={"part": str(Path(out_dir) / part_name(i))}, cache=cache))
+    rejected = Job(stage=PARTITION_STAGE, name="rejected", salt=salt,
+                   extra="rejected\n" + "\n".join(s["key"] for s in kept), reads=tuple(rejected_of),
+                   outputs={"rejected": str(Path(out_dir) / "rejected.parquet")}, cache=cache)
+    return jobs, rejected, ranges
+
+
+@dataclass
+class CrawlRun:
+    fetched: JobRun                    # one summary per source, in source order
+    written: JobRun                    # the partition jobs, then the rejected-members job
+    quarantine: list[dict[str, Any]]
+    partitions: int
+
+
+def run_crawl(sources: list[Any], cfg: Config, out_dir: str | os.PathLike, *, target_bytes: int,
+              min_partitions: int, cache: str, runner: Runner) -> CrawlRun:
+    """The whole crawl stage into `out_dir` (data/raw): sources, then partitions and the two tables.
+
+    `runner` runs the jobs (flows._runtime.map_jobs in the flow, tasks.common.jobs.run_locally elsewhere)."""
+    from tasks.crawl.crawl import crawl_source_files, dedupe, write_quarantine, write_raw_job
+
+    salt = stage_salt("crawl", cfg.output_params())
+    fetched = runner(source_jobs(sources, salt, cache), crawl_source_files, cfg, desc="crawl",
+                     per_job=[(spec,) for spec in sources])
+    for summary, job in zip(fetched.summaries, fetched.jobs):
+        summary["key"] = job["key"]
+        if job["reused"]:  # a reused crawl downloaded nothing this run
+            summary["stats"] = {"downloaded_bytes": 0, "cache_hit": True}
+    kept, quarantine = dedupe(fetched.summaries)
+    jobs, rejected, ranges = partition_jobs(kept, out_dir, stage_salt("crawl", {"target": target_bytes,
+                                                                                "least": min_partitions}),
+                                            cache, target_bytes, min_partitions)
+    written = runner(jobs + [rejected], write_raw_job, desc="partition")
+    write_quarantine(quarantine, Path(out_dir) / "quarantine.parquet")
+    return CrawlRun(fetched, written, quarantine, len(ranges))

@@ -1,0 +1,77 @@
+"""The dedup stage as a chain of job fan-outs (one runner: the flow's task runner, or run_locally).
+
+signatures (one job per partition: MinHash + LSH band keys) -> candidates (one job per range of
+buckets, reading that range from every partition's band file) -> verify (one job per partition) ->
+components (one job: clusters, best repo kept) -> apply (one job per partition: repos dropped whole).
+Every job commits to the partition cache; a key names its inputs, so a killed run redoes only the
+jobs it had not finished and gets the same bytes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from tasks.common.jobs import Job, JobRun, Runner, entry_path
+from tasks.common.partitions import partition_index
+from tasks.common.shuffle import reducers_for, route_ranges
+from tasks.dedup.cluster import apply_job, components_job, verify_job
+from tasks.dedup.config import Config
+from tasks.dedup.lsh import candidates_job
+from tasks.dedup.metrics import aggregate
+from tasks.dedup.shards import signatures_job
+
+STEPS = ("signatures", "candidates", "verify", "components", "apply")
+BAND_ROW_BYTES = 24  # route + bucket + doc: what a candidates job holds per band row
+
+
+@dataclass
+class DedupRun:
+    runs: dict[str, JobRun]     # step -> its jobs
+    metrics: dict[str, Any]
+    clusters: Path              # the committed clusters table (link it into place once the gate passed)
+
+
+def _keys(run: JobRun) -> str:
+    return "\n".join(run.keys)
+
+
+def run_dedup(ordered: Sequence[str | Path], sig_dir: str | Path, out_dir: str | Path, cfg: Config, *, salt: str,
+              cache: str, target_bytes: int, runner: Runner) -> DedupRun:
+    """Dedup the data/ordered partitions `ordered` into `out_dir`, signatures into `sig_dir`."""
+    parts = [Path(p) for p in ordered]
+    if [partition_index(p) for p in parts] != list(range(len(parts))):
+        raise ValueError(f"dedup: partitions must be numbered 0..{len(parts) - 1} (the crawl's plan)")
+    sig_paths = [str(Path(sig_dir) / p.name) for p in parts]
+
+    def step(name: str) -> str:
+        return f"dedup-{name}"
+
+    def cached(run: JobRun, name: str, output: str) -> tuple[str, ...]:
+        return tuple(str(entry_path(step(name), k, output, cache)) for k in run.keys)
+
+    sigs = runner([Job(step("signatures"), p.stem, salt, inputs=(str(p),),
+                       outputs={"signatures": sig_paths[i], "bands": None}, cache=cache) for i, p in enumerate(parts)],
+                  signatures_job, cfg, desc="signatures")
+    n_ranges = reducers_for(sum(s["band_rows"] for s in sigs.summaries), BAND_ROW_BYTES, target_bytes)
+    cand = runner([Job(step("candidates"), f"range-{r:05d}", salt, extra=f"{r}/{n_ranges}\n{_keys(sigs)}",
+                       reads=cached(sigs, "signatures", "bands"), outputs={"pairs": None}, cache=cache)
+                   for r in range(n_ranges)],
+                  candidates_job, cfg.max_bucket, desc="candidates", per_job=route_ranges(n_ranges))
+    verify = runner([Job(step("verify"), p.stem, salt, extra=f"{i}\n{_keys(cand)}\n{_keys(sigs)}",
+                         reads=cached(cand, "candidates", "pairs"), outputs={"similar": None}, cache=cache)
+                     for i, p in enumerate(parts)],
+                    verify_job, sig_paths, [str(p) for p in parts], cfg, desc="verify",
+                    per_job=[(i,) for i in range(len(parts))])
+    comp = runner([Job(step("components"), "clusters", salt, extra=_keys(verify),
+                       reads=cached(verify, "verify", "similar"), outputs={"clusters": None, "drops": None},
+                       cache=cache)],
+                  components_job, sig_paths, cfg, desc="components")
+    drops = cached(comp, "components", "drops")[0]
+    applied = runner([Job(step("apply"), p.stem, salt, inputs=(str(p), drops),
+                          outputs={"out": str(Path(out_dir) / p.name)}, cache=cache) for p in parts],
+                     apply_job, desc="apply")
+    metrics = aggregate(sigs.summaries, cand.summaries, verify.summaries, comp.summaries[0], applied.summaries, cfg)
+    metrics["candidate_ranges"] = n_ranges
+    runs = dict(zip(STEPS, (sigs, cand, verify, comp, applied)))
+    return DedupRun(runs, metrics, Path(cached(comp, "components", "clusters")[0]))
