@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install system-deps run test soak bench bench-scaling audit server stop
+.PHONY: install system-deps run test soak bench bench-scaling bench-github audit server stop
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench: install
 ## benchmarks/pipeline_scaling.json and the "Pipeline scaling" section of benchmarks/RESULTS.md
 bench-scaling: install
 	$(PY) -m benchmarks.pipeline_scaling
+
+## Precision of the quality stage's removals on the 15 GitHub repositories of ../shared/corpora/github,
+## against the reviewer labels in benchmarks/quality_labels/github.tsv (~2 min; exit 1 on a missed target)
+bench-github: install
+	$(PY) -m benchmarks.quality_precision --check
 
 ## Reproducibility audit: two clean runs in separate directories must give identical dvc.lock hashes.
 audit: install

@@ -16,6 +16,7 @@ P = "quality"
 class SyntaxConfig:
     enabled: bool = True
     max_error_share: float = 0.2  # unparsed bytes (ERROR content, MISSING lines) / file bytes
+    reparse_share: float = 0.05  # C/C++ files over this share are parsed with the other grammar too; the better tree wins
     python_compile: bool = True
     python2: str = "drop"  # drop | keep
 
@@ -97,6 +98,7 @@ def _syntax(sub: dict) -> SyntaxConfig:
     return SyntaxConfig(
         enabled=_prefixed(_bool, sub, p, "enabled", default=d.enabled),
         max_error_share=float(_prefixed(number, sub, p, "max_error_share", lo=0, hi=1, default=d.max_error_share)),
+        reparse_share=float(_prefixed(number, sub, p, "reparse_share", lo=0, hi=1, default=d.reparse_share)),
         python_compile=_prefixed(_bool, sub, p, "python_compile", default=d.python_compile),
         python2=_prefixed(choice, sub, p, "python2", ("drop", "keep"), default=d.python2),
     )
@@ -117,6 +119,7 @@ def _heuristics(sub: dict) -> HeuristicsConfig:
 
     return HeuristicsConfig(
         max_function_lines=num("max_function_lines", lo=0, integer=True),
+        long_function_zlib_ratio=float(num("long_function_zlib_ratio", lo=0, hi=1)),
         max_nesting_depth=num("max_nesting_depth", lo=0, integer=True),
         max_encoded_share=float(num("max_encoded_share", lo=0, hi=1)),
         max_encoded_run=num("max_encoded_run", lo=0, integer=True),
@@ -236,7 +239,7 @@ def config_from_params(section: dict[str, Any]) -> Config:
         raise ParamError(f"{P}.{unknown[0]}: unknown key (expected {', '.join(_SECTIONS)})")
     subs = {name: _sub(section, name) for name in _SECTIONS}
     known = {
-        "syntax": {"enabled", "max_error_share", "python_compile", "python2"},
+        "syntax": set(SyntaxConfig.__dataclass_fields__),
         "heuristics": set(HeuristicsConfig.__dataclass_fields__),
         "scorer": {"enabled", "model_path", "threshold"},
         "decontam": {"enabled", "ngram", "min_short_ngrams", "unit", "normalise", "min_wordlike_units",

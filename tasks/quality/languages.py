@@ -67,6 +67,8 @@ _BLOCK_TYPES = {
     "rust": ["block", "declaration_list"],
 }
 _BLOCK_TYPES["tsx"] = _BLOCK_TYPES["typescript"]
+# comment nodes (so that function length counts code lines, not doc comments); unknown types are dropped per grammar
+_COMMENT_TYPES = ["comment", "line_comment", "block_comment"]
 
 
 def grammar_key(lang: str | None, path: str = "") -> str | None:
@@ -83,7 +85,7 @@ def grammar_key(lang: str | None, path: str = "") -> str | None:
 class Grammar:
     key: str
     language: Language
-    structure: Query | None  # captures @function and @block nodes in one pass over the tree
+    structure: Query | None  # captures @function, @block and @comment nodes in one pass over the tree
 
     def parser(self) -> Parser:
         return Parser(self.language)
@@ -104,6 +106,8 @@ def _valid_types(language: Language, types: list[str]) -> list[str]:
 def _structure_query(language: Language, key: str) -> Query | None:
     patterns = [f"({t}) @function" for t in _valid_types(language, _FUNCTION_TYPES.get(key, []))]
     patterns += [f"({t}) @block" for t in _valid_types(language, _BLOCK_TYPES.get(key, []))]
+    if patterns:
+        patterns += [f"({t}) @comment" for t in _valid_types(language, _COMMENT_TYPES)]
     return Query(language, "\n".join(patterns)) if patterns else None
 
 

@@ -2,7 +2,8 @@
 
 Order: contamination first (so every contaminated file is counted as such, whatever else is wrong
 with it), then syntax (tree-sitter share, Python compile), then the readability heuristics, then the
-optional scorer. The tree-sitter tree is parsed once and shared by the syntax and structure rules.
+optional scorer. The tree-sitter tree is parsed once and shared by the syntax and structure rules
+(C/C++ files over `syntax.reparse_share` twice, keeping the grammar that parsed them better).
 A check that raises on a strange file does not remove the file or stop the shard: the error is
 counted under `check_errors` and the remaining checks still run.
 """
@@ -73,11 +74,16 @@ def screen_file(ctx: ScreenContext, path: str, lang: str | None, content: str | 
     if gram is not None and (cfg.syntax.enabled or _needs_tree(cfg)):
         data = content.encode("utf-8", "surrogatepass")
         tree = ctx._timed("parse", parser(key).parse, data)
+        best = None
+        if tree is not None and (cfg.syntax.enabled or key in syntax.ALTERNATIVES):
+            # C/C++: the better of the two grammars, for the syntax check and the structure rules alike
+            best = ctx._timed("syntax", syntax.best_parse, tree, data, key, _reparse, cfg.syntax.reparse_share)
+            if best is not None:
+                key, tree, gram = best.key, best.tree, grammar(best.key)
         if tree is not None:
             ctx.parsed[key] += 1
-            if cfg.syntax.enabled:
-                found = ctx._timed("syntax", syntax.check_error_share, tree, data, key,
-                                   cfg.syntax.max_error_share, _reparse)
+            if cfg.syntax.enabled and best is not None:
+                found = syntax.share_finding(best, cfg.syntax.max_error_share)
                 if found:
                     return found
     if cfg.syntax.enabled and cfg.syntax.python_compile and key == "python":

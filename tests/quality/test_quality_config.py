@@ -14,14 +14,14 @@ def test_empty_section_gives_defaults():
 
 def test_values_are_read():
     cfg = config_from_params({
-        "syntax": {"max_error_share": 0.2, "python2": "keep"},
-        "heuristics": {"max_function_lines": 50, "generated_markers": ["DO NOT EDIT"]},
+        "syntax": {"max_error_share": 0.2, "python2": "keep", "reparse_share": 0.1},
+        "heuristics": {"max_function_lines": 50, "long_function_zlib_ratio": 1.0, "generated_markers": ["DO NOT EDIT"]},
         "decontam": {"ngram": 8, "unit": "token", "normalise": {"lowercase": False},
                      "benchmarks": [{"name": "mine", "path": "x.jsonl", "fields": ["q", "a"], "join": False}]},
         "gate": {"max_contaminated_files": 5},
     })
-    assert cfg.syntax.max_error_share == 0.2 and cfg.syntax.python2 == "keep"
-    assert cfg.heuristics.max_function_lines == 50
+    assert cfg.syntax.max_error_share == 0.2 and cfg.syntax.python2 == "keep" and cfg.syntax.reparse_share == 0.1
+    assert cfg.heuristics.max_function_lines == 50 and cfg.heuristics.long_function_zlib_ratio == 1.0
     assert cfg.heuristics.generated_markers == ("do not edit",)
     assert cfg.decontam.ngram == 8 and cfg.decontam.unit == "token" and cfg.decontam.lowercase is False
     assert cfg.decontam.benchmarks[0].fields == ("q", "a") and cfg.decontam.benchmarks[0].join is False
@@ -33,6 +33,8 @@ def test_values_are_read():
     ({"syntax": {"python2": "maybe"}}, "quality.syntax.python2"),
     ({"syntax": {"enabled": "yes"}}, "quality.syntax.enabled"),
     ({"heuristics": {"max_function_lines": -3}}, "quality.heuristics.max_function_lines"),
+    ({"heuristics": {"long_function_zlib_ratio": 1.5}}, "quality.heuristics.long_function_zlib_ratio"),
+    ({"syntax": {"reparse_share": -0.1}}, "quality.syntax.reparse_share"),
     ({"heuristics": {"generated_markers": "x"}}, "quality.heuristics.generated_markers"),
     ({"heuristics": {"bogus": 1}}, "quality.heuristics.bogus"),
     ({"scorer": {"enabled": True}}, "quality.scorer.model_path"),

@@ -27,7 +27,8 @@ def test_ordinary_code_passes_every_rule():
 def test_long_function_counts_own_lines_only():
     long_body = "".join(f"    x{i} = {i}\n" for i in range(60))
     src = "def big():\n" + long_body
-    cfg = H.HeuristicsConfig(max_function_lines=50)
+    # length alone (zlib ratio 1.0): this test is about which lines count, the repetition gate has its own test
+    cfg = H.HeuristicsConfig(max_function_lines=50, long_function_zlib_ratio=1.0)
     assert H.long_function(view(src), cfg).reason == "long_function"
     # the same 60 lines split into nested functions: no single function is long
     nested = "def outer():\n" + "".join(f"    def f{k}():\n" + long_body[k * 240:(k + 1) * 240].replace("    x", "        x")
