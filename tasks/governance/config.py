@@ -66,3 +66,23 @@ def pii_config_from_params(section: dict[str, Any] | None, name: str = "pii") ->
     return PiiConfig(scan=scan_cfg, redact=redact_cfg)
 
 
+
+
+@dataclass(frozen=True)
+class GovernanceConfig:
+    """All three pieces, for a params.yaml `governance` section with `pii`, `licenses`, `optout` inside."""
+
+    pii: PiiConfig = field(default_factory=PiiConfig)
+    licenses: Any = None  # tasks.governance.license_policy.LicensePolicy
+    optout: Any = None  # tasks.governance.optout.OptOutList
+
+
+def config_from_params(section: dict[str, Any] | None, name: str = "governance") -> GovernanceConfig:
+    """Validate a `governance` section: {pii: {...}, licenses: {...}, optout: {...}}, each optional."""
+    from tasks.governance.license_policy import license_policy_from_params
+    from tasks.governance.optout import optout_from_params
+
+    sec = checked_section(section, name, ("pii", "licenses", "optout"))
+    return GovernanceConfig(pii=pii_config_from_params(sec.get("pii"), f"{name}.pii"),
+                            licenses=license_policy_from_params(sec.get("licenses"), f"{name}.licenses"),
+                            optout=optout_from_params(sec.get("optout"), f"{name}.optout"))
