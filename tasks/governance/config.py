@@ -13,6 +13,15 @@ from tasks.common.params import ParamError, checked_section, choice, get, number
 from tasks.governance.findings import TYPES
 
 
+def nest(name: str, section: dict[str, Any]) -> dict[str, Any]:
+    """`section` placed at dotted `name` ({"governance": {"pii": section}}), so that `get(p, "<name>.key")`
+    finds its keys and errors name the full dotted key."""
+    out: dict[str, Any] = section
+    for part in reversed(name.split(".")):
+        out = {part: out}
+    return out
+
+
 @dataclass(frozen=True)
 class ScanConfig:
     """What to look for. `ip_scope: public` (bigcode's choice) leaves private, loopback and reserved
@@ -46,7 +55,7 @@ def pii_config_from_params(section: dict[str, Any] | None, name: str = "pii") ->
     """Validate a `pii` params section: {types, ip_scope, min_password_length, max_text_chars, ip_replacement}."""
     sec = checked_section(section, name, ("types", "ip_scope", "min_password_length", "max_text_chars",
                                            "ip_replacement"))
-    p = {name: sec}
+    p = nest(name, sec)
     d = ScanConfig()
     types = get(p, f"{name}.types", default=list(d.types), kind=(list, tuple))
     for i, t in enumerate(types):

@@ -60,11 +60,18 @@ def is_uuid(value: str) -> bool:
     return _UUID.fullmatch(value.strip("{}")) is not None
 
 
+# keyboard walks and classic demo passwords of tutorials and READMEs (exact values only)
+DEMO_PASSWORDS = frozenset({"asdf", "asdfgh", "asdfghjkl", "qwerty", "qwertyuiop", "qwer1234", "123456", "1234567",
+                            "12345678", "123456789", "abc123", "foobar", "foobarbaz", "letmein", "password1",
+                            "passw0rd", "p@ssw0rd", "s3cr3t", "hunter2", "admin123"})
+
+
 def is_placeholder(value: str) -> bool:
     """Placeholders and templates people leave where a secret would go: xxx, ****, <token>, ${VAR},
     {{ var }}, %s, your-api-key, changeme, EXAMPLE values, an empty or one-character value."""
     v = value.strip()
-    if len(v) <= 1 or _REPEATED.match(v) or _PLACEHOLDER_WORDS.search(v) or _TEMPLATE.search(v):
+    if len(v) <= 1 or _REPEATED.match(v) or _PLACEHOLDER_WORDS.search(v) or _TEMPLATE.search(v) \
+            or v.lower() in DEMO_PASSWORDS:
         return True
     if "EXAMPLE" in v:  # AWS documentation keys: AKIAIOSFODNN7EXAMPLE, wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
         return True
@@ -171,8 +178,8 @@ def is_documentation_email(local: str, domain: str) -> bool:
 
 # --- IP addresses -----------------------------------------------------------------------------------
 
-# Public resolvers and well-known service addresses: infrastructure, not personal data.
-WELL_KNOWN_PUBLIC_IPS = frozenset({"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112",
+# Public resolvers, well-known service addresses and the classic placeholder 1.2.3.4: not personal data.
+WELL_KNOWN_PUBLIC_IPS = frozenset({"1.2.3.4", "4.3.2.1", "8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112",
                                    "208.67.222.222", "208.67.220.220", "2001:4860:4860::8888",
                                    "2001:4860:4860::8844", "2606:4700:4700::1111", "2606:4700:4700::1001"})
 _VERSION_BEFORE = re.compile(

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from tasks.common.params import ParamError, checked_section, get
+from tasks.governance.config import nest
 
 CATEGORIES = ("permissive", "no_license", "non_permissive", "unknown")
 
@@ -107,7 +108,7 @@ def license_policy_from_params(section: dict[str, Any] | None, name: str = "lice
     """Validate a `licenses` params section: {allow: [categories], allow_licenses: [SPDX ids],
     deny_licenses: [SPDX ids], min_confidence: 0..1}."""
     sec = checked_section(section, name, ("allow", "allow_licenses", "deny_licenses", "min_confidence"))
-    p = {name: sec}
+    p = nest(name, sec)
     allow = get(p, f"{name}.allow", default=["permissive"], kind=(list, tuple))
     for i, c in enumerate(allow):
         if c not in CATEGORIES:

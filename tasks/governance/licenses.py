@@ -37,11 +37,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable
 
+from tasks.crawl.languages import detect_language
 from tasks.governance.license_names import FAMILY_REFS, family_of, spdx_from_name
 
 _LICENSE_FILE = re.compile(r"(?i)^(?:licen[cs]e|copying|unlicen[cs]e|copyright|mit-license)(?:[-._][\w.-]*)?$")
 _MANIFESTS = ("package.json", "pyproject.toml", "setup.cfg", "Cargo.toml", "PKG-INFO")
 MAX_LICENSE_CHARS = 200_000
+_TEXT_LANGUAGES = (None, "Markdown", "reStructuredText", "RMarkdown")
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def is_license_file(path: str) -> bool:
     """A licence file of the repository itself: at the top, or directly in a top LICENSES/ (REUSE)."""
     parts = path.strip("/").split("/")
     if len(parts) == 1:
-        return bool(_LICENSE_FILE.match(parts[0]))
+        # license.py, licenses.json, LICENSE.html: code or data about licences, not a licence text
+        return bool(_LICENSE_FILE.match(parts[0])) and detect_language(parts[0]) in _TEXT_LANGUAGES
     return len(parts) == 2 and parts[0].upper() in ("LICENSES", "LICENCES") and bool(parts[1])
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from tasks.common.params import ParamError, checked_section, get
+from tasks.governance.config import nest
 from tasks.crawl.sources import canonical_pypi_name, default_name
 
 _SCP_URL = re.compile(r"^[\w.-]+@([\w.-]+):(.+)$")  # git@github.com:owner/repo.git
@@ -119,7 +120,7 @@ def load_optout_file(path: str | Path) -> list[tuple[str, str]]:
 def optout_from_params(section: dict[str, Any] | None, name: str = "optout") -> OptOutList:
     """Validate an `optout` params section: {patterns: [str | {pattern, reason}], file: path}."""
     sec = checked_section(section, name, ("patterns", "file"))
-    p = {name: sec}
+    p = nest(name, sec)
     raw: list[tuple[str, str]] = []
     for i, item in enumerate(get(p, f"{name}.patterns", default=[], kind=(list, tuple))):
         where = f"{name}.patterns[{i}]"
