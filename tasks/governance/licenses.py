@@ -197,13 +197,12 @@ def manifest_license(path: str, text: str) -> str | None:
                 return _classifier_license(cp.get("metadata", "classifiers", fallback="").splitlines())
             return None
         if name == "PKG-INFO":
+            # unlike the crawl's sdist_license (first classifier only), every licence classifier counts
             msg = email.parser.Parser().parsestr(text, headersonly=True)
-            expr = (msg.get("License-Expression") or "").strip()
-            if expr:
-                return expr
-            lic = (msg.get("License") or "").strip()
-            if lic and lic.upper() != "UNKNOWN" and "\n" not in lic and len(lic) <= 80:
-                return lic
+            for header in ("License-Expression", "License"):
+                value = (msg.get(header) or "").strip()
+                if value and value.upper() != "UNKNOWN" and "\n" not in value and len(value) <= 200:
+                    return value  # a License field holding a whole licence text is not a name
             return _classifier_license(msg.get_all("Classifier") or [])
     except (ValueError, configparser.Error, tomllib.TOMLDecodeError, AttributeError):
         return None
