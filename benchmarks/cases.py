@@ -222,6 +222,49 @@ def decontam_scan(samples_dir: str, index_path: str, section: dict[str, Any]) ->
     return clock.result(files=files, contaminated_files=hits)
 
 
+# --- secrets / PII (tasks.governance) --------------------------------------------------------------
+
+def secrets_accuracy(benchmark: str) -> dict[str, Any]:
+    """Precision and recall per type of `tasks.governance.scan` on the labelled benchmark file."""
+    from tasks.governance.evaluation import evaluate, load_benchmark
+
+    records = load_benchmark(benchmark)
+    with Clock() as clock:
+        result = evaluate(records)
+    return clock.result(files=len(records), **result)
+
+
+def secrets_read(samples_dir: str) -> dict[str, Any]:
+    """Baseline: read every file content of the sample shards into Python strings (as decontam_read)."""
+    return decontam_read(samples_dir)
+
+
+def secrets_scan(samples_dir: str, redact: bool = True) -> dict[str, Any]:
+    """The same read plus `scan` (and `redact` where something is found) of every file."""
+    from collections import Counter
+
+    from tasks.governance import redact as redact_text
+    from tasks.governance import scan
+
+    warm_imports()
+    scan("warm up: AKIAIOSFODNN7EXAMPLE user@example.com password = 'x'", "Python")
+    files = 0
+    found: Counter[str] = Counter()
+    with Clock() as clock:
+        for shard in _shards(samples_dir):
+            table = pq.read_table(shard, columns=["files", "langs", "contents"])
+            for paths, langs, contents in zip(*(table.column(c).to_pylist() for c in ("files", "langs", "contents"))):
+                for path, lang, text in zip(paths or [], langs or [], contents or []):
+                    if not isinstance(text, str):
+                        continue
+                    files += 1
+                    findings = scan(text, lang, path)
+                    if findings and redact:
+                        _, counts = redact_text(text, findings)
+                        found.update(counts)
+    return clock.result(files=files, redacted={k: v for k, v in sorted(found.items()) if v})
+
+
 # --- pack -----------------------------------------------------------------------------------------
 
 def pack_encode_baseline(samples_dir: str, tokenizer: str, batch_size: int) -> dict[str, Any]:
@@ -374,7 +417,8 @@ CASES: dict[str, Callable[..., dict[str, Any]]] = {
     fn.__name__: fn for fn in (
         filter_read_decode, filter_read_parquet, filter_rules_files, filter_end_to_end,
         dedup_core, dedup_end_to_end, dedup_accuracy,
-        decontam_index, decontam_read, decontam_scan, pack_encode_baseline, pack_end_to_end, pack_encode_units,
+        decontam_index, decontam_read, decontam_scan, secrets_accuracy, secrets_read, secrets_scan,
+        pack_encode_baseline, pack_end_to_end, pack_encode_units,
         train_bench_tokenizer, pretrain_peak, pretrain_train, evaluate_crosscheck)
 }
 ENV_SINGLE_CORE = {

