@@ -1,6 +1,7 @@
-"""Stage `evaluate` (DeepSeek-Coder §4): HumanEval, MBPP, HumanEval-FIM and validation completion for the
-exported checkpoint (or any Hugging Face Llama-format directory named in params), generated code run in
-the sandbox. Generations go to data/eval/, scores to metrics/eval.json."""
+"""Stage `evaluate` (DeepSeek-Coder §4): HumanEval (Python and seven more languages), MBPP, HumanEval-FIM and
+single-line FIM in three languages, LeetCode Contest, and validation completion for the exported checkpoint
+(or any Hugging Face Llama-format directory named in params), generated code run in the sandbox with each
+language's toolchain. Generations go to data/eval/, scores and the paper's tables to metrics/eval.json."""
 from __future__ import annotations
 
 from typing import Any
@@ -45,17 +46,14 @@ def benchmark_task(model_dir: str, name: str, cfg: Any, out_dir: str) -> dict[st
 
 
 def evaluate_checkpoint(model_dir: str, params_path: str, out_dir: str) -> dict[str, Any]:
-    from tasks.evaluate import aggregate, config_from_params, sandbox_support
-    from tasks.evaluate.harness import sandbox_limits
+    from tasks.evaluate import aggregate, config_from_params
+    from tasks.evaluate.harness import with_sandbox
 
     settings = dict(section(load_params(params_path), "evaluate"))
     settings.pop("model_dir", None)  # the flow's key: which checkpoint to evaluate
     cfg = config_from_params(settings)
     stats = [benchmark_task(model_dir, name, cfg, out_dir) for name in cfg.benchmarks]
-    metrics = aggregate(stats)
-    if any(b in cfg.benchmarks for b in ("humaneval", "mbpp")) or cfg.fim.mode == "exec":
-        metrics["sandbox"] = list(sandbox_support(sandbox_limits(cfg)))
-    return metrics
+    return with_sandbox(aggregate(stats), cfg)
 
 
 @flow(name="evaluate", log_prints=True)
