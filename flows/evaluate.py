@@ -39,8 +39,10 @@ def benchmark_task(model_dir: str, name: str, cfg: Any, out_dir: str) -> dict[st
     from tasks.evaluate import run_benchmark
 
     stats = run_benchmark(model_dir, name, cfg, out_dir)
-    shown = {k: stats[k] for k in ("pass@k", "exact_match", "perplexity", "n_problems", "n", "skipped", "error")
+    shown = {k: stats[k] for k in ("pass@1", "exact_match", "perplexity", "n_problems", "n", "skipped", "error")
              if k in stats}
+    for lang, v in (stats.get("languages") or {}).items():
+        shown[lang] = "skipped" if "skipped" in v else v.get("pass@1", v.get("exact_match"))
     print(f"{name}: {shown} ({stats.get('seconds')} s)")
     return stats
 
@@ -69,9 +71,13 @@ def evaluate_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     summary = [{"metric": k, "value": v} for k, v in sorted(metrics.get("summary", {}).items())]
     per_bench = [{"benchmark": k, **{kk: vv for kk, vv in v.items() if not isinstance(vv, (dict, list))}}
                  for k, v in sorted(metrics.get("benchmarks", {}).items())]
+    from tasks.evaluate.tables import language_rows
+
+    paper = "".join(markdown_table([row]) + "\n" for row in language_rows(metrics["tables"]))
     publish_table("eval-scores", summary, f"Scores of {model_dir}")
     publish_markdown("eval-summary", "# Evaluation\n\n" + markdown_table(summary) + "\n## Benchmarks\n\n"
-                     + markdown_table(per_bench) + f"\nSandbox layers: {metrics.get('sandbox')}\n", "Evaluation summary")
+                     + markdown_table(per_bench) + "\n## The paper's tables (n/a: see metrics/eval.json `tables`)\n\n"
+                     + paper + f"\nSandbox layers: {metrics.get('sandbox')}\n", "Evaluation summary")
     return metrics
 
 

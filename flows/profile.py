@@ -18,18 +18,17 @@ from typing import Any, Iterator
 from ruamel.yaml import YAML
 
 from tasks.common.io import atomic_write_text
+from tasks.common.params import named_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "profiles"
 
 
 def profile_path(name_or_path: str) -> Path:
-    builtin = PROFILES / f"{name_or_path}.yaml"
-    path = builtin if builtin.is_file() else Path(name_or_path)
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.yaml")))
-        raise SystemExit(f"profile {name_or_path!r} not found (profiles: {known})")
-    return path
+    try:
+        return named_yaml(PROFILES, name_or_path, "profile")
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def _yaml() -> YAML:

@@ -277,6 +277,9 @@ def eval_validation(benchmark: str, gen: TextGenerator | None, model: Any, cfg: 
     return stats, records
 
 
+GENERATIVE = {"humaneval": eval_humaneval, "mbpp": eval_mbpp, "humaneval_fim": eval_humaneval_fim,
+              "humaneval_multilingual": eval_humaneval_multilingual, "fim_multilingual": eval_fim_multilingual,
+              "leetcode": eval_leetcode}
 _MODELS: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
 
@@ -309,18 +312,8 @@ def run_benchmark(model_dir: str | os.PathLike, benchmark: str, cfg: Config, out
         gen = HFGenerator(model, tokenizer, GenSettings(
             batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
             top_p=cfg.top_p, seed=cfg.seed, max_seq_len=cfg.max_seq_len))
-        if benchmark == "humaneval":
-            stats, records = eval_humaneval(gen, cfg)
-        elif benchmark == "mbpp":
-            stats, records = eval_mbpp(gen, cfg)
-        elif benchmark == "humaneval_fim":
-            stats, records = eval_humaneval_fim(gen, cfg)
-        elif benchmark == "humaneval_multilingual":
-            stats, records = eval_humaneval_multilingual(gen, cfg)
-        elif benchmark == "fim_multilingual":
-            stats, records = eval_fim_multilingual(gen, cfg)
-        elif benchmark == "leetcode":
-            stats, records = eval_leetcode(gen, cfg)
+        if benchmark in GENERATIVE:
+            stats, records = GENERATIVE[benchmark](gen, cfg)
         elif benchmark.startswith("val_"):
             stats, records = eval_validation(benchmark, gen, model, cfg, heldout_texts)
         else:

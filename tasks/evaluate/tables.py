@@ -97,3 +97,15 @@ def paper_summary(tables: dict[str, Any]) -> dict[str, float]:
     if lc["value"] is not None:
         out["leetcode_pass@1"] = lc["value"]
     return out
+
+
+def language_rows(tables: dict[str, Any]) -> list[dict[str, Any]]:
+    """The two language tables as rows (score or "skipped"/"n/a") for the Prefect run's summary."""
+    rows = []
+    for key in ("humaneval_multilingual", "fim_multilingual"):
+        t = tables[key]
+        row: dict[str, Any] = {"table": f"{key} ({t['metric']})"}
+        row.update({c["name"]: c["value"] if c["value"] is not None else "n/a" for c in t["columns"]})
+        row["mean"] = t["mean"] if t["mean"] is not None else "n/a"
+        rows.append(row)
+    return rows

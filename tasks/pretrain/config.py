@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tasks.common.params import ParamError, choice, get, number
+from tasks.common.params import ParamError, choice, get, named_yaml, number
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 RECIPE_KEYS = ("lr", "batch_size", "grad_accum", "warmup", "min_lr_ratio", "decay_points")
@@ -133,12 +133,7 @@ def _yaml_floats(d: dict[str, Any]) -> dict[str, Any]:
 
 def model_config_path(name_or_path: str) -> Path:
     """configs/<name>.yaml, or a YAML file path."""
-    builtin = CONFIG_DIR / f"{name_or_path}.yaml"
-    path = builtin if builtin.is_file() else Path(name_or_path)
-    if not path.is_file():
-        available = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
-        raise FileNotFoundError(f"model config {name_or_path!r} not found (built-in: {available})")
-    return path
+    return named_yaml(CONFIG_DIR, name_or_path, "model config")
 
 
 def model_recipe(name_or_path: str) -> dict[str, Any]:
