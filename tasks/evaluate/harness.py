@@ -165,7 +165,7 @@ def _humaneval_language(gen: TextGenerator, cfg: Config, language: str, problems
     return stats, records
 
 
-def _exec_isolation_missing(cfg: Config, language: str) -> str | None:
+def exec_isolation_missing(cfg: Config, language: str) -> str | None:
     """Why a compiled or interpreted program may not run here, or None. Outside Python no audit guard can
     follow the program, so namespaces and the uid drop are required unless the params waive them."""
     layers = set(sandbox_support(toolchain_limits(cfg, language)))
@@ -178,8 +178,8 @@ def _exec_isolation_missing(cfg: Config, language: str) -> str | None:
 def eval_humaneval_multilingual(gen: TextGenerator, cfg: Config,
                                 problems: dict[str, Sequence[dict[str, Any]]] | None = None
                                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """HumanEval in each configured language (the paper's Table 3 beside Python's `humaneval`); a language
-    without its toolchain is skipped with the reason, never scored."""
+    """HumanEval in each configured language (the paper's §4.1 table beside Python's `humaneval`); a language
+    without its toolchain (or without namespace isolation) is skipped with the reason, never scored."""
     ml = cfg.multilingual
     jar = toolchains.javatuples_jar(ml.data_dir)
     languages: dict[str, Any] = {}
@@ -187,7 +187,7 @@ def eval_humaneval_multilingual(gen: TextGenerator, cfg: Config,
     for lang in ml.languages:
         found = toolchains.probe(lang, jar if lang == "java" else None)
         entry: dict[str, Any] = {"name": M.LANGUAGE_NAMES[lang], "toolchain": found.detail}
-        unisolated = _exec_isolation_missing(cfg, lang)
+        unisolated = exec_isolation_missing(cfg, lang)
         if not found.ok or unisolated:
             languages[lang] = {**entry, "skipped": found.detail if not found.ok else unisolated}
             continue
@@ -354,12 +354,13 @@ def aggregate(stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
         for key, value in by_name.get(bench, {}).items():
             if key.startswith("pass@") and key != "pass@1":
                 summary[f"{bench}_{key}"] = value
-    summary.update(paper_summary(paper_tables(by_name)))
+    tables = paper_tables(by_name)
+    summary.update(paper_summary(tables))
     model = next((s["model"] for s in stats if "model" in s), None)
     return {
         "summary": summary,
         "benchmarks": dict(sorted(by_name.items())),
-        "tables": paper_tables(by_name),
+        "tables": tables,
         "errors": sorted(f"{n}: {s['error']}" for n, s in by_name.items() if "error" in s),
         "skipped": sorted(f"{n}: {s['skipped']}" for n, s in by_name.items() if "skipped" in s),
         "seconds": {n: s.get("seconds") for n, s in sorted(by_name.items())},

@@ -18,7 +18,7 @@ from tasks.evaluate.stops import truncate_at_stops
 
 HUMANEVAL_LANGUAGES = ("cpp", "java", "php", "ts", "cs", "sh", "js")  # Python is the `humaneval` benchmark
 FIM_LANGUAGES = ("py", "java", "js")
-# The paper's Table 3 order; Python's column comes from the `humaneval` benchmark.
+# The paper's column order (§4.1); Python's column comes from the `humaneval` benchmark.
 TABLE_LANGUAGES = ("python", "cpp", "java", "php", "ts", "cs", "sh", "js")
 LANGUAGE_NAMES = {"python": "Python", "py": "Python", "cpp": "C++", "java": "Java", "php": "PHP",
                   "ts": "TypeScript", "cs": "C#", "sh": "Bash", "js": "JavaScript"}

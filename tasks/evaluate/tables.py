@@ -1,6 +1,7 @@
-"""The paper's result tables from per-benchmark stats: multilingual HumanEval (Table 3: Python, C++, Java, PHP,
+"""The paper's result tables from per-benchmark stats: multilingual HumanEval (§4.1: Python, C++, Java, PHP,
 TypeScript, C#, Bash, JavaScript, average), single-line FIM (Python, Java, JavaScript, mean) and LeetCode
-Contest (Easy / Medium / Hard / overall). Pure functions, shared by metrics/eval.json and the report page.
+Contest (Easy / Medium / Hard / overall). Pure functions; the result is metrics/eval.json `tables`, which the
+report page draws.
 
 A cell without a score (language skipped, benchmark not run or failed, no problems) is null with its reason,
 and so is the mean unless every column has a score: a mean over fewer languages is not the paper's number.

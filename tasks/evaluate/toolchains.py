@@ -1,4 +1,4 @@
-"""Compilers and runtimes of the multilingual HumanEval (DeepSeek-Coder §4.1, Table 3): which ones a language
+"""Compilers and runtimes of the multilingual HumanEval (DeepSeek-Coder §4.1): which ones a language
 needs, whether this machine has them, the sandboxed command that builds and runs a program, and how the
 project installs them (`make toolchains` = `python -m tasks.evaluate.toolchains install`).
 

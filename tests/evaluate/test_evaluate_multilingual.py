@@ -17,7 +17,8 @@ from tasks.evaluate import multilingual as M
 from tasks.evaluate import toolchains
 from tasks.evaluate.benchmarks import FIM_BEGIN, FIM_END, FIM_HOLE
 from tasks.evaluate.config import Config, config_from_params
-from tasks.evaluate.harness import eval_fim_multilingual, eval_humaneval_multilingual, evaluate
+from tasks.evaluate.harness import (eval_fim_multilingual, eval_humaneval_multilingual, evaluate,
+                                    exec_isolation_missing)
 from tasks.evaluate.oracle import (SOLUTIONS_DIR, OracleGenerator, fim_multilingual_oracle, leetcode_oracle,
                                    load_solutions, multilingual_oracle)
 from tasks.evaluate.tables import paper_summary, paper_tables
@@ -28,10 +29,14 @@ ORACLE_PROBLEMS = 4  # per language and kind; the hand-written files hold 10
 
 
 def require_toolchain(lang: str) -> None:
+    """Skip (fail under CI) when the language cannot run here: no toolchain, or no namespace isolation."""
     jar = toolchains.javatuples_jar(CFG.multilingual.data_dir) if lang == "java" else None
     found = toolchains.probe(lang, jar)
     if not found.ok:
         unavailable(f"{lang}: {found.detail}")
+    why = exec_isolation_missing(CFG, lang)
+    if why:
+        unavailable(f"{lang}: {why}")
 
 
 @pytest.mark.parametrize("lang", M.HUMANEVAL_LANGUAGES)
@@ -182,3 +187,16 @@ def test_stage_runs_the_paper_benchmarks_on_a_tiny_checkpoint(tiny_model_dir: Pa
     assert tables["leetcode"]["n"] == 1 and metrics["sandbox"]
     records = [json.loads(line) for line in (tmp_path / "humaneval_multilingual.jsonl").read_text().splitlines()]
     assert sorted(r["language"] for r in records) == ["js", "sh"]
+
+
+def test_other_languages_need_namespace_isolation_unless_waived(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_toolchain("sh")
+    from tasks.evaluate import harness
+
+    monkeypatch.setattr(harness, "sandbox_support", lambda limits=None: ("rlimits", "audit"))
+    cfg = replace(CFG, limit={"humaneval_multilingual": 1}, multilingual=replace(CFG.multilingual, languages=("sh",)))
+    stats, records = eval_humaneval_multilingual(Echo("\n    echo 0"), cfg)
+    assert "exec_unisolated" in stats["languages"]["sh"]["skipped"] and records == []
+    waived = replace(cfg, sandbox=replace(cfg.sandbox, exec_unisolated=True))
+    stats, records = eval_humaneval_multilingual(Echo("\n    echo 0"), waived)
+    assert stats["languages"]["sh"]["n_problems"] == 1 and len(records) == 1
