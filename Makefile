@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install system-deps run test soak bench bench-scaling bench-github audit server stop
+.PHONY: install system-deps toolchains oracle profile-paper run test soak bench bench-scaling bench-github audit server stop
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,15 +21,30 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 ## System packages the tests use where the machine allows (root + apt): a real Redis server for the
-## shared dedup index, Debian's chromium for the browser tests. Without them those tests skip with a reason.
-system-deps:
+## shared dedup index, Debian's chromium for the browser tests, the evaluation toolchains. Without them
+## those tests skip with a reason (under CI=true the toolchain tests fail instead).
+system-deps: toolchains
 	@{ command -v redis-server && command -v chromium; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium >/dev/null) ; } || \
 	  echo "note: redis-server/chromium not available; Redis and browser tests will be skipped"
 
+## Compilers and runtimes of the multilingual HumanEval (tasks/evaluate/toolchains.py): g++, javac/java 17,
+## php, mono (C#), bash, node from apt where root, TypeScript from npm into .toolchains/. Idempotent; a
+## language whose toolchain is missing is reported `skipped` in metrics/eval.json, never scored.
+toolchains: $(STAMP)
+	$(PY) -m tasks.evaluate.toolchains install
+
+## The harness proven without a model, with wall time per benchmark (every hand-written solution, all FIM lines).
+oracle: install toolchains
+	$(PY) -m tasks.evaluate.oracle --only multilingual fim_multilingual leetcode --workers 2
+
+## Lay the paper's settings (profiles/paper.yaml) over params.yaml; `git checkout params.yaml` reverts.
+profile-paper: install
+	$(PY) -m flows.profile apply paper
+
 ## make run: start (or reuse) the local Prefect server, make sure DVC and its local remote exist,
 ## reproduce the whole pipeline with `dvc repro`, push artifacts to the remote, print where to look.
-run: install
+run: install toolchains
 	$(PY) -m flows.run_pipeline
 
 ## make test: the whole test suite (unit, stage and end-to-end `dvc repro` on generated corpora).

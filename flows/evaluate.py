@@ -1,6 +1,7 @@
-"""Stage `evaluate` (DeepSeek-Coder §4): HumanEval, MBPP, HumanEval-FIM and validation completion for the
-exported checkpoint (or any Hugging Face Llama-format directory named in params), generated code run in
-the sandbox. Generations go to data/eval/, scores to metrics/eval.json."""
+"""Stage `evaluate` (DeepSeek-Coder §4): HumanEval (Python and seven more languages), MBPP, HumanEval-FIM and
+single-line FIM in three languages, LeetCode Contest, and validation completion for the exported checkpoint
+(or any Hugging Face Llama-format directory named in params), generated code run in the sandbox with each
+language's toolchain. Generations go to data/eval/, scores and the paper's tables to metrics/eval.json."""
 from __future__ import annotations
 
 from typing import Any
@@ -38,24 +39,23 @@ def benchmark_task(model_dir: str, name: str, cfg: Any, out_dir: str) -> dict[st
     from tasks.evaluate import run_benchmark
 
     stats = run_benchmark(model_dir, name, cfg, out_dir)
-    shown = {k: stats[k] for k in ("pass@k", "exact_match", "perplexity", "n_problems", "n", "skipped", "error")
+    shown = {k: stats[k] for k in ("pass@1", "exact_match", "perplexity", "n_problems", "n", "skipped", "error")
              if k in stats}
+    for lang, v in (stats.get("languages") or {}).items():
+        shown[lang] = "skipped" if "skipped" in v else v.get("pass@1", v.get("exact_match"))
     print(f"{name}: {shown} ({stats.get('seconds')} s)")
     return stats
 
 
 def evaluate_checkpoint(model_dir: str, params_path: str, out_dir: str) -> dict[str, Any]:
-    from tasks.evaluate import aggregate, config_from_params, sandbox_support
-    from tasks.evaluate.harness import sandbox_limits
+    from tasks.evaluate import aggregate, config_from_params
+    from tasks.evaluate.harness import with_sandbox
 
     settings = dict(section(load_params(params_path), "evaluate"))
     settings.pop("model_dir", None)  # the flow's key: which checkpoint to evaluate
     cfg = config_from_params(settings)
     stats = [benchmark_task(model_dir, name, cfg, out_dir) for name in cfg.benchmarks]
-    metrics = aggregate(stats)
-    if any(b in cfg.benchmarks for b in ("humaneval", "mbpp")) or cfg.fim.mode == "exec":
-        metrics["sandbox"] = list(sandbox_support(sandbox_limits(cfg)))
-    return metrics
+    return with_sandbox(aggregate(stats), cfg)
 
 
 @flow(name="evaluate", log_prints=True)
@@ -71,9 +71,13 @@ def evaluate_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     summary = [{"metric": k, "value": v} for k, v in sorted(metrics.get("summary", {}).items())]
     per_bench = [{"benchmark": k, **{kk: vv for kk, vv in v.items() if not isinstance(vv, (dict, list))}}
                  for k, v in sorted(metrics.get("benchmarks", {}).items())]
+    from tasks.evaluate.tables import language_rows
+
+    paper = "".join(markdown_table([row]) + "\n" for row in language_rows(metrics["tables"]))
     publish_table("eval-scores", summary, f"Scores of {model_dir}")
     publish_markdown("eval-summary", "# Evaluation\n\n" + markdown_table(summary) + "\n## Benchmarks\n\n"
-                     + markdown_table(per_bench) + f"\nSandbox layers: {metrics.get('sandbox')}\n", "Evaluation summary")
+                     + markdown_table(per_bench) + "\n## The paper's tables (n/a: see metrics/eval.json `tables`)\n\n"
+                     + paper + f"\nSandbox layers: {metrics.get('sandbox')}\n", "Evaluation summary")
     return metrics
 
 

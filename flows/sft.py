@@ -40,15 +40,12 @@ def export_task() -> dict[str, Any]:
 
 def evaluate_tuned(eval_cfg: Any) -> dict[str, Any]:
     """The evaluate stage's per-benchmark tasks on the tuned export; generations go to data/eval_sft."""
-    from tasks.evaluate import aggregate, sandbox_support
-    from tasks.evaluate.harness import sandbox_limits
+    from tasks.evaluate import aggregate
+    from tasks.evaluate.harness import with_sandbox
 
     with atomic_dir(EVAL_DIR) as out:
         stats = [benchmark_task(EXPORT_DIR, name, eval_cfg, str(out)) for name in eval_cfg.benchmarks]
-    metrics = aggregate(stats)
-    if any(b in eval_cfg.benchmarks for b in ("humaneval", "mbpp")) or eval_cfg.fim.mode == "exec":
-        metrics["sandbox"] = list(sandbox_support(sandbox_limits(eval_cfg)))
-    return metrics
+    return with_sandbox(aggregate(stats), eval_cfg)
 
 
 def skip(reason: str, elapsed: Any) -> dict[str, Any]:

@@ -24,6 +24,16 @@ def load_params(path: str | os.PathLike | None = None) -> dict[str, Any]:
     return data
 
 
+def named_yaml(directory: Path, name_or_path: str, what: str) -> Path:
+    """`<directory>/<name>.yaml` (a built-in model config, profile, ...) or else a YAML file path."""
+    builtin = directory / f"{name_or_path}.yaml"
+    path = builtin if builtin.is_file() else Path(name_or_path)
+    if not path.is_file():
+        available = ", ".join(sorted(p.stem for p in directory.glob("*.yaml")))
+        raise FileNotFoundError(f"{what} {name_or_path!r} not found (built-in: {available})")
+    return path
+
+
 def section(params: dict[str, Any], name: str) -> dict[str, Any]:
     value = params.get(name)
     if not isinstance(value, dict):

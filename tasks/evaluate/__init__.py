@@ -1,5 +1,7 @@
-"""evaluate stage (DeepSeek-Coder §4): HumanEval, MBPP, HumanEval-FIM and held-out validation of any HF
-Llama-format checkpoint, with generated code run in a sandbox (`sandbox.run_program`).
+"""evaluate stage (DeepSeek-Coder §4): HumanEval in eight languages, MBPP, HumanEval-FIM and single-line FIM in
+three languages, LeetCode Contest, and held-out validation of any HF Llama-format checkpoint, with generated
+code run in a sandbox (`sandbox.run_program`; other languages with their toolchain, `toolchains.command`) and
+the scores arranged as the paper's tables (`tables.paper_tables`).
 
 Importing this package does not import torch or transformers; `evaluate`/`run_benchmark` do, lazily.
 """

@@ -21,6 +21,13 @@ in-process. Layers, strongest first, each recorded in the answer:
   no sockets, no subprocesses or forks, no writes/deletes outside the working directory. It is a
   tripwire, not a security boundary (ctypes can get around it); it is the only network/file guard
   when namespaces are not permitted.
+- `exec` (programs in other languages, a request with `script`): after the same lockdown the child
+  writes the source into its working directory and replaces itself with `/bin/sh -c script`, which
+  compiles and runs it with the language's toolchain. The audit guard cannot follow an exec, so the
+  kernel layers are the boundary; memory is capped by RLIMIT_DATA instead of RLIMIT_AS (JVM, V8 and
+  Mono reserve gigabytes of address space they never touch); CAP_DAC_READ_SEARCH is kept across the
+  exec as an ambient capability, so a toolchain under a private home stays readable, as the
+  interpreter's files are for Python programs.
 """
 import ctypes
 import os
@@ -37,6 +44,7 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 8, 36, 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE = 47, 2
 CAP_DAC_READ_SEARCH = 2
 CAP_VERSION_3 = 0x20080522
 FALLBACK_UID = 65534
@@ -81,7 +89,7 @@ def _mount_tmpfs(libc: _Libc, size_mb: int) -> None:
             libc.call("mount", b"tmpfs", target.encode(), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), opts)
 
 
-def _capset_read_search(libc: _Libc) -> None:
+def _capset_read_search(libc: _Libc, inheritable: bool) -> None:
     class Header(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
@@ -89,11 +97,13 @@ def _capset_read_search(libc: _Libc) -> None:
         _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
     bit = 1 << CAP_DAC_READ_SEARCH
-    data = (Data * 2)(Data(bit, bit, 0), Data(0, 0, 0))
+    data = (Data * 2)(Data(bit, bit, bit if inheritable else 0), Data(0, 0, 0))
     libc.call("capset", ctypes.byref(Header(CAP_VERSION_3, 0)), data)
+    if inheritable:  # ambient: survives the exec of a toolchain (which has no file capabilities)
+        libc.call("prctl", PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH, 0, 0)
 
 
-def _drop_user(libc: _Libc, uid: int, workdir: str) -> int:
+def _drop_user(libc: _Libc, uid: int, workdir: str, keep_across_exec: bool) -> int:
     """Become `uid` (or nobody if the uid map refuses it) keeping only CAP_DAC_READ_SEARCH."""
     libc.call("prctl", PR_SET_KEEPCAPS, 1, 0, 0, 0)
     os.setgroups([])
@@ -107,7 +117,7 @@ def _drop_user(libc: _Libc, uid: int, workdir: str) -> int:
             continue
     else:
         raise OSError("could not switch to an unprivileged uid")
-    _capset_read_search(libc)
+    _capset_read_search(libc, keep_across_exec)
     return os.getuid()
 
 
@@ -211,9 +221,29 @@ def _supervise(child: int, report_fd: int) -> None:
     os._exit(code)
 
 
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+        return fh.read()
+
+
+def _exec_toolchain(cfg: dict, source: str, script: str, workdir: str) -> None:
+    """Write the program as `filename` in the working directory and become `/bin/sh -c script`."""
+    with open(os.path.join(workdir, cfg["filename"]), "w", encoding="utf-8", errors="surrogateescape") as fh:
+        fh.write(source)
+    env = dict(os.environ)
+    env.pop("SANDBOX_SITE_PATHS", None)
+    for item in cfg.get("env", "").split("\x1f"):
+        key, sep, value = item.partition("=")
+        if sep:
+            env[key] = value
+    memory = int(cfg["memory_mb"]) << 20
+    resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+    os.execve("/bin/sh", ["/bin/sh", "-c", script], env)
+
+
 def _lockdown_and_run(cfg: dict, report_fd: int) -> None:
-    with open(cfg["program"], encoding="utf-8", errors="surrogateescape") as fh:
-        source = fh.read()
+    source = _read(cfg["program"])
+    script = _read(cfg["script"]) if cfg.get("script") else None
     workdir = cfg["workdir"]
     layers: list[str] = []
     libc = _Libc()
@@ -239,7 +269,7 @@ def _lockdown_and_run(cfg: dict, report_fd: int) -> None:
             layers.append(f"no-tmpfs({exc.strerror or exc})")
     if isolate and os.geteuid() == 0:
         try:
-            _drop_user(libc, int(cfg["uid"]), workdir)
+            _drop_user(libc, int(cfg["uid"]), workdir, keep_across_exec=script is not None)
             layers.append("uid")
         except OSError as exc:
             layers.append(f"no-uid({exc.strerror or exc})")
@@ -253,6 +283,11 @@ def _lockdown_and_run(cfg: dict, report_fd: int) -> None:
     os.environ["HOME"] = os.environ["TMPDIR"] = workdir
     _set_rlimits(cfg)
     layers.append("rlimits")
+    if script is not None:
+        layers.append("exec")
+        _report(report_fd, layers=",".join(layers), uid=os.getuid())
+        os.close(report_fd)
+        _exec_toolchain(cfg, source, script, workdir)
     if audit:
         _install_guard(workdir)
         layers.append("audit")

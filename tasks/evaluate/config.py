@@ -5,9 +5,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tasks.common.params import ParamError, choice, get, number
+from tasks.evaluate.multilingual import FIM_LANGUAGES, HUMANEVAL_LANGUAGES
 
 SECTION = "evaluate"
-BENCHMARKS = ("humaneval", "mbpp", "humaneval_fim", "val_ppl", "val_next_line", "val_fim")
+BENCHMARKS = ("humaneval", "mbpp", "humaneval_fim", "humaneval_multilingual", "fim_multilingual", "leetcode",
+              "val_ppl", "val_next_line", "val_fim")
+# benchmarks whose `limit` counts per language (problems, or FIM lines)
+PER_LANGUAGE = ("humaneval_multilingual", "fim_multilingual")
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -29,12 +33,25 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True)
+class MultilingualConfig:
+    """The paper's other languages (tasks/evaluate/multilingual.py) and the LeetCode Contest file."""
+
+    languages: tuple[str, ...] = HUMANEVAL_LANGUAGES    # HumanEval; Python's column is `humaneval`
+    fim_languages: tuple[str, ...] = FIM_LANGUAGES
+    timeout_s: float = 20.0          # per program, build + run (DeepSeek: 10 s each)
+    memory_mb: int = 2048            # RLIMIT_DATA of the toolchain's processes
+    leetcode_timeout_s: float = 10.0  # per problem, ~100 asserts (DeepSeek's 10 s)
+    data_dir: str = "assets/benchmarks/multilingual"
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     isolate: bool = True             # namespaces + unprivileged uid when running as root
     audit_guard: bool = True         # audit-hook guard in every run
     nproc: int = 32
     nofile: int = 64
     fsize_mb: int = 16
+    exec_unisolated: bool = False    # run other languages' programs without namespaces + uid drop (rlimits only)
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,7 @@ class Config:
     benchmarks: tuple[str, ...] = BENCHMARKS
     limit: dict[str, int | None] = field(default_factory=dict)  # per benchmark; missing/None = all
     max_new_tokens: int = 256
+    max_new_tokens_by_benchmark: dict[str, int] = field(default_factory=dict)  # e.g. leetcode: 1024
     batch_size: int = 8
     temperature: float = 0.0
     top_p: float = 0.95
@@ -58,9 +76,14 @@ class Config:
     fim: FimConfig = field(default_factory=FimConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    multilingual: MultilingualConfig = field(default_factory=MultilingualConfig)
 
     def limit_for(self, benchmark: str) -> int | None:
         return self.limit.get(benchmark)
+
+    def tokens_for(self, benchmark: str) -> int:
+        """Generation budget of one benchmark (the paper: 500 for HumanEval and MBPP, 1024 for LeetCode)."""
+        return self.max_new_tokens_by_benchmark.get(benchmark, self.max_new_tokens)
 
 
 def _bool(section: dict[str, Any], dotted: str, default: bool) -> bool:
@@ -156,6 +179,14 @@ def config_from_params(section: dict[str, Any]) -> Config:
         min_line_chars=number(s, f"{SECTION}.validation.min_line_chars", lo=1, integer=True, default=vd.min_line_chars),
     )
 
+    by_bench = get(s, f"{SECTION}.max_new_tokens_by_benchmark", default={}, kind=dict)
+    for name, value in by_bench.items():
+        key = f"{SECTION}.max_new_tokens_by_benchmark.{name}"
+        if name not in BENCHMARKS:
+            raise ParamError(f"{key}: unknown benchmark; expected one of {', '.join(BENCHMARKS)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ParamError(f"{key}: must be a positive int, got {value!r}")
+
     sb_s = get(s, f"{SECTION}.sandbox", default={}, kind=dict)
     for key in sb_s:
         if key not in SandboxConfig.__dataclass_fields__:
@@ -167,12 +198,14 @@ def config_from_params(section: dict[str, Any]) -> Config:
         nproc=number(s, f"{SECTION}.sandbox.nproc", lo=1, integer=True, default=sd.nproc),
         nofile=number(s, f"{SECTION}.sandbox.nofile", lo=16, integer=True, default=sd.nofile),
         fsize_mb=number(s, f"{SECTION}.sandbox.fsize_mb", lo=1, integer=True, default=sd.fsize_mb),
+        exec_unisolated=_bool(s, f"{SECTION}.sandbox.exec_unisolated", sd.exec_unisolated),
     )
 
     return Config(
         benchmarks=benchmarks_t,
         limit=_limits(section, benchmarks_t),
         max_new_tokens=num("max_new_tokens", lo=1, integer=True),
+        max_new_tokens_by_benchmark=dict(by_bench),
         batch_size=num("batch_size", lo=1, integer=True),
         temperature=temperature,
         top_p=float(num("top_p", lo=0, hi=1, lo_open=True)),
@@ -189,4 +222,33 @@ def config_from_params(section: dict[str, Any]) -> Config:
         fim=fim,
         validation=validation,
         sandbox=sandbox,
+        multilingual=_multilingual(s),
+    )
+
+
+def _languages(s: dict[str, Any], key: str, allowed: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
+    value = get(s, key, default=list(default), kind=list)
+    for lang in value:
+        if lang not in allowed:
+            raise ParamError(f"{key}: unknown language {lang!r}; expected any of {', '.join(allowed)}")
+    if len(set(value)) != len(value):
+        raise ParamError(f"{key}: duplicate entries in {value!r}")
+    return tuple(value)
+
+
+def _multilingual(s: dict[str, Any]) -> MultilingualConfig:
+    key = f"{SECTION}.multilingual"
+    ml_s = get(s, key, default={}, kind=dict)
+    for name in ml_s:
+        if name not in MultilingualConfig.__dataclass_fields__:
+            raise ParamError(f"{key}.{name}: unknown key")
+    d = MultilingualConfig()
+    return MultilingualConfig(
+        languages=_languages(s, f"{key}.languages", HUMANEVAL_LANGUAGES, d.languages),
+        fim_languages=_languages(s, f"{key}.fim_languages", FIM_LANGUAGES, d.fim_languages),
+        timeout_s=float(number(s, f"{key}.timeout_s", lo=0, lo_open=True, default=d.timeout_s)),
+        memory_mb=number(s, f"{key}.memory_mb", lo=64, integer=True, default=d.memory_mb),
+        leetcode_timeout_s=float(number(s, f"{key}.leetcode_timeout_s", lo=0, lo_open=True,
+                                        default=d.leetcode_timeout_s)),
+        data_dir=get(s, f"{key}.data_dir", default=d.data_dir, kind=str),
     )

@@ -1,5 +1,9 @@
 """The evaluate stage: each benchmark end to end (generate, execute or match, write samples), and metrics.
 
+Programs in other languages run in the same sandbox with their toolchain (`toolchains.command`); a language
+whose toolchain is missing is `skipped` with the reason. `tables.paper_tables` arranges the per-language
+scores as the paper's tables (one column per language and their mean).
+
 `run_benchmark` is the unit of work (one benchmark of one checkpoint, picklable arguments) that the
 flow can fan out; `aggregate` turns the per-benchmark stats into metrics/eval.json; `evaluate` runs
 them all in one process, loading the model once. The `eval_*` functions take any object with
@@ -12,15 +16,19 @@ import json
 import os
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from tasks.common.io import atomic_write_text
 from tasks.evaluate import benchmarks as B
+from tasks.evaluate import multilingual as M
+from tasks.evaluate import toolchains
 from tasks.evaluate.config import Config
 from tasks.evaluate.passk import mean_pass_at_k
-from tasks.evaluate.sandbox import Limits, Result, run_programs, sandbox_support
-from tasks.evaluate.stops import HUMANEVAL_STOPS, MBPP_STOPS
+from tasks.evaluate.sandbox import Command, Limits, Result, run_programs, sandbox_support
+from tasks.evaluate.stops import HUMANEVAL_STOPS, MBPP_STOPS, first_line
+from tasks.evaluate.tables import paper_summary, paper_tables
 
 SHORT_GENERATION = 128  # tokens: enough for one line (next-line / infilling tasks)
 
@@ -38,21 +46,32 @@ def sandbox_limits(cfg: Config) -> Limits:
                   isolate=sb.isolate, audit_guard=sb.audit_guard)
 
 
-def execute(task_ids: Sequence[str], programs: Sequence[str], cfg: Config) -> tuple[dict[str, Any], list[Result]]:
-    """Run one program per sample; pass@k over tasks (samples of a task are consecutive or not, any order)."""
+def toolchain_limits(cfg: Config, language: str) -> Limits:
+    """The sandbox limits of one language's programs: memory and process caps sized for its toolchain."""
+    return replace(sandbox_limits(cfg), memory_mb=cfg.multilingual.memory_mb,
+                   nproc=max(cfg.sandbox.nproc, toolchains.TOOLCHAINS[language].nproc))
+
+
+def execute(task_ids: Sequence[str], programs: Sequence[str], cfg: Config, *, timeout_s: float | None = None,
+            limits: Limits | None = None, command: Command | None = None) -> tuple[dict[str, Any], list[Result]]:
+    """Run one program per sample; pass@k over tasks (samples of a task are consecutive or not, any order).
+    Over no program, pass@k is null with a reason."""
     start = time.perf_counter()
-    results = run_programs(programs, cfg.timeout_s, sandbox_limits(cfg), cfg.workers)
+    results = run_programs(programs, timeout_s or cfg.timeout_s, limits or sandbox_limits(cfg), cfg.workers, command)
     per_task: dict[str, list[bool]] = {}
     for task_id, result in zip(task_ids, results):
         per_task.setdefault(task_id, []).append(result.passed)
+    scores: dict[str, Any] = mean_pass_at_k([(len(v), sum(v)) for v in per_task.values()], cfg.k)
     stats: dict[str, Any] = {
         "n_problems": len(per_task),
         "n_programs": len(programs),
         "n_passed": sum(r.passed for r in results),
-        **mean_pass_at_k([(len(v), sum(v)) for v in per_task.values()], cfg.k),
+        **(scores or {f"pass@{k}": None for k in cfg.k}),
         "statuses": {s: n for s, n in sorted(Counter(r.status for r in results).items())},
         "exec_seconds": round(time.perf_counter() - start, 3),
     }
+    if not per_task:
+        stats["reason"] = "no problems to run"
     return stats, results
 
 
@@ -66,7 +85,7 @@ def eval_humaneval(gen: TextGenerator, cfg: Config, problems: Sequence[dict[str,
     n = cfg.n_samples
     t0 = time.perf_counter()
     raw = gen.generate([B.humaneval_prompt(p) for p in problems for _ in range(n)], HUMANEVAL_STOPS,
-                       tag="humaneval")
+                       max_new_tokens=cfg.tokens_for("humaneval"), tag="humaneval")
     gen_s = time.perf_counter() - t0
     completions = [B.humaneval_completion(r) for r in raw]
     owners = [p for p in problems for _ in range(n)]
@@ -85,9 +104,10 @@ def eval_mbpp(gen: TextGenerator, cfg: Config, rows: dict[int, dict[str, Any]] |
     tests = B.subset([rows[i] for i in B.MBPP_TEST_IDS if i in rows], cfg.limit_for("mbpp"))
     n = cfg.n_samples
     t0 = time.perf_counter()
-    prompts = [B.mbpp_prompt(row, shots, lambda text: gen.fits(text, cfg.max_new_tokens)) for row in tests]
+    tokens = cfg.tokens_for("mbpp")
+    prompts = [B.mbpp_prompt(row, shots, lambda text: gen.fits(text, tokens)) for row in tests]
     n_shots = Counter(p.count("[DONE]") for p in prompts)
-    raw = gen.generate([p for p in prompts for _ in range(n)], MBPP_STOPS, tag="mbpp")
+    raw = gen.generate([p for p in prompts for _ in range(n)], MBPP_STOPS, max_new_tokens=tokens, tag="mbpp")
     gen_s = time.perf_counter() - t0
     completions = [B.mbpp_completion(r) for r in raw]
     owners = [row for row in tests for _ in range(n)]
@@ -105,7 +125,7 @@ def eval_humaneval_fim(gen: TextGenerator, cfg: Config, rows: Sequence[dict[str,
     rows = B.subset(rows if rows is not None else B.load_humaneval_fim(cfg.assets_dir), cfg.limit_for("humaneval_fim"))
     t0 = time.perf_counter()
     raw = gen.generate([B.fim_prompt(r["prompt"], r["suffix"]) for r in rows], (),
-                       max_new_tokens=min(cfg.max_new_tokens, SHORT_GENERATION), tag="humaneval_fim")
+                       max_new_tokens=min(cfg.tokens_for("humaneval_fim"), SHORT_GENERATION), tag="humaneval_fim")
     gen_s = time.perf_counter() - t0
     completions = [B.fim_completion(r, cfg.fim.stop_at_newline) for r in raw]
     exact = [B.fim_exact(c, row["canonical_solution"]) for c, row in zip(completions, rows)]
@@ -119,6 +139,107 @@ def eval_humaneval_fim(gen: TextGenerator, cfg: Config, rows: Sequence[dict[str,
         stats.update({k: v for k, v in exec_stats.items() if k != "n_problems"})
         for rec, res in zip(records, results):
             rec.update(_exec_record(res))
+    return stats, records
+
+
+def _humaneval_language(gen: TextGenerator, cfg: Config, language: str, problems: Sequence[dict[str, Any]]
+                        ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One language of the multilingual HumanEval: its stop tokens, its toolchain, its sandbox limits."""
+    n = cfg.n_samples
+    stops = sorted({s for p in problems for s in M.humaneval_stops(p, language)})
+    t0 = time.perf_counter()
+    raw = gen.generate([M.humaneval_prompt(p) for p in problems for _ in range(n)], stops,
+                       max_new_tokens=cfg.tokens_for("humaneval_multilingual"), tag=f"humaneval_{language}")
+    gen_s = time.perf_counter() - t0
+    owners = [p for p in problems for _ in range(n)]
+    completions = [M.humaneval_completion(r, p, language) for r, p in zip(raw, owners)]
+    jar = toolchains.javatuples_jar(cfg.multilingual.data_dir)
+    stats, results = execute([p["task_id"] for p in owners],
+                             [M.humaneval_program(p, c, language) for p, c in zip(owners, completions)], cfg,
+                             timeout_s=cfg.multilingual.timeout_s, limits=toolchain_limits(cfg, language),
+                             command=toolchains.command(language, jar))
+    stats.update(n_samples=n, gen_seconds=round(gen_s, 3),
+                 isolation=sorted({layer for r in results for layer in r.isolation}))
+    records = [{"language": language, "task_id": p["task_id"], "sample": i % n, "completion": c, **_exec_record(r)}
+               for i, (p, c, r) in enumerate(zip(owners, completions, results))]
+    return stats, records
+
+
+def exec_isolation_missing(cfg: Config, language: str) -> str | None:
+    """Why a compiled or interpreted program may not run here, or None. Outside Python no audit guard can
+    follow the program, so namespaces and the uid drop are required unless the params waive them."""
+    layers = set(sandbox_support(toolchain_limits(cfg, language)))
+    if {"netns", "uid"} <= layers or cfg.sandbox.exec_unisolated:
+        return None
+    return (f"no namespace isolation here (layers: {', '.join(sorted(layers))}); programs in other languages "
+            "need it (run as root), or set evaluate.sandbox.exec_unisolated: true to run them with rlimits only")
+
+
+def eval_humaneval_multilingual(gen: TextGenerator, cfg: Config,
+                                problems: dict[str, Sequence[dict[str, Any]]] | None = None
+                                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """HumanEval in each configured language (the paper's §4.1 table beside Python's `humaneval`); a language
+    without its toolchain (or without namespace isolation) is skipped with the reason, never scored."""
+    ml = cfg.multilingual
+    jar = toolchains.javatuples_jar(ml.data_dir)
+    languages: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    for lang in ml.languages:
+        found = toolchains.probe(lang, jar if lang == "java" else None)
+        entry: dict[str, Any] = {"name": M.LANGUAGE_NAMES[lang], "toolchain": found.detail}
+        unisolated = exec_isolation_missing(cfg, lang)
+        if not found.ok or unisolated:
+            languages[lang] = {**entry, "skipped": found.detail if not found.ok else unisolated}
+            continue
+        rows = problems[lang] if problems is not None else M.load_humaneval(ml.data_dir, lang)
+        stats, recs = _humaneval_language(gen, cfg, lang, B.subset(rows, cfg.limit_for("humaneval_multilingual")))
+        languages[lang] = {**entry, **stats}
+        records += recs
+    return {"languages": languages, "n_samples": cfg.n_samples}, records
+
+
+def eval_fim_multilingual(gen: TextGenerator, cfg: Config, tasks: dict[str, Sequence[dict[str, Any]]] | None = None
+                          ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Single-line infilling per language (PSM prompts, one line generated), exact match of the stripped line."""
+    languages: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    for lang in cfg.multilingual.fim_languages:
+        rows = B.subset(tasks[lang] if tasks is not None else M.load_fim_lines(cfg.multilingual.data_dir, lang),
+                        cfg.limit_for("fim_multilingual"))
+        t0 = time.perf_counter()
+        raw = gen.generate([r["prompt"] for r in rows], ("\n",),
+                           max_new_tokens=min(cfg.tokens_for("fim_multilingual"), SHORT_GENERATION), tag=f"fim_{lang}")
+        guesses = [first_line(r) for r in raw]
+        exact = [B.fim_exact(g, row["target"]) for g, row in zip(guesses, rows)]
+        languages[lang] = {"name": M.LANGUAGE_NAMES[lang], "n": len(rows), "n_exact": sum(exact),
+                           "exact_match": round(sum(exact) / len(rows), 6) if rows else None,
+                           **({} if rows else {"reason": "no lines to infill"}),
+                           "gen_seconds": round(time.perf_counter() - t0, 3)}
+        records += [{"language": lang, "task_id": row["task_id"], "target": row["target"], "completion": g,
+                     "exact_match": e} for row, g, e in zip(rows, guesses, exact)]
+    return {"languages": languages}, records
+
+
+def eval_leetcode(gen: TextGenerator, cfg: Config, problems: Sequence[dict[str, Any]] | None = None
+                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """LeetCode Contest (paper §4.1): the `prompt` stub completed, run against its ~100 asserts; pass@1 and
+    the Easy / Medium / Hard breakdown of DeepSeek's table."""
+    rows = B.subset(problems if problems is not None else M.load_leetcode(cfg.multilingual.data_dir),
+                    cfg.limit_for("leetcode"))
+    n = cfg.n_samples
+    t0 = time.perf_counter()
+    raw = gen.generate([M.leetcode_prompt(p) for p in rows for _ in range(n)], M.LEETCODE_STOPS,
+                       max_new_tokens=cfg.tokens_for("leetcode"), tag="leetcode")
+    gen_s = time.perf_counter() - t0
+    owners = [p for p in rows for _ in range(n)]
+    completions = [M.leetcode_completion(r) for r in raw]
+    stats, results = execute([p["task_id"] for p in owners],
+                             [M.leetcode_program(p, c) for p, c in zip(owners, completions)], cfg,
+                             timeout_s=cfg.multilingual.leetcode_timeout_s)
+    stats.update(n_samples=n, gen_seconds=round(gen_s, 3),
+                 by_difficulty=M.by_difficulty(owners, [r.passed for r in results]))
+    records = [{"task_id": p["task_id"], "difficulty": M.difficulty(p), "sample": i % n, "completion": c,
+                **_exec_record(r)} for i, (p, c, r) in enumerate(zip(owners, completions, results))]
     return stats, records
 
 
@@ -156,6 +277,9 @@ def eval_validation(benchmark: str, gen: TextGenerator | None, model: Any, cfg: 
     return stats, records
 
 
+GENERATIVE = {"humaneval": eval_humaneval, "mbpp": eval_mbpp, "humaneval_fim": eval_humaneval_fim,
+              "humaneval_multilingual": eval_humaneval_multilingual, "fim_multilingual": eval_fim_multilingual,
+              "leetcode": eval_leetcode}
 _MODELS: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
 
@@ -188,12 +312,8 @@ def run_benchmark(model_dir: str | os.PathLike, benchmark: str, cfg: Config, out
         gen = HFGenerator(model, tokenizer, GenSettings(
             batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
             top_p=cfg.top_p, seed=cfg.seed, max_seq_len=cfg.max_seq_len))
-        if benchmark == "humaneval":
-            stats, records = eval_humaneval(gen, cfg)
-        elif benchmark == "mbpp":
-            stats, records = eval_mbpp(gen, cfg)
-        elif benchmark == "humaneval_fim":
-            stats, records = eval_humaneval_fim(gen, cfg)
+        if benchmark in GENERATIVE:
+            stats, records = GENERATIVE[benchmark](gen, cfg)
         elif benchmark.startswith("val_"):
             stats, records = eval_validation(benchmark, gen, model, cfg, heldout_texts)
         else:
@@ -234,10 +354,13 @@ def aggregate(stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
         for key, value in by_name.get(bench, {}).items():
             if key.startswith("pass@") and key != "pass@1":
                 summary[f"{bench}_{key}"] = value
+    tables = paper_tables(by_name)
+    summary.update(paper_summary(tables))
     model = next((s["model"] for s in stats if "model" in s), None)
     return {
         "summary": summary,
         "benchmarks": dict(sorted(by_name.items())),
+        "tables": tables,
         "errors": sorted(f"{n}: {s['error']}" for n, s in by_name.items() if "error" in s),
         "skipped": sorted(f"{n}: {s['skipped']}" for n, s in by_name.items() if "skipped" in s),
         "seconds": {n: s.get("seconds") for n, s in sorted(by_name.items())},
@@ -250,7 +373,14 @@ def evaluate(model_dir: str | os.PathLike, cfg: Config, out_dir: str | os.PathLi
              heldout_texts: Sequence[str] | None = None) -> dict[str, Any]:
     """All configured benchmarks of one checkpoint; samples go to `out_dir`, the metrics dict is returned."""
     stats = [run_benchmark(model_dir, name, cfg, out_dir, heldout_texts) for name in cfg.benchmarks]
-    metrics = aggregate(stats)
-    if any(b in cfg.benchmarks for b in ("humaneval", "mbpp")) or cfg.fim.mode == "exec":
+    return with_sandbox(aggregate(stats), cfg)
+
+
+EXECUTED = ("humaneval", "mbpp", "humaneval_multilingual", "leetcode")
+
+
+def with_sandbox(metrics: dict[str, Any], cfg: Config) -> dict[str, Any]:
+    """Record the isolation layers programs got, when any benchmark ran programs."""
+    if any(b in cfg.benchmarks for b in EXECUTED) or (cfg.fim.mode == "exec" and "humaneval_fim" in cfg.benchmarks):
         metrics["sandbox"] = list(sandbox_support(sandbox_limits(cfg)))
     return metrics

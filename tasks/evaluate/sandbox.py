@@ -6,6 +6,10 @@ environment: PYTHONHASHSEED=0, so string set order in a program is the same on e
 child for it. The child gets its own session (a timeout kills the whole process group), namespaces,
 an unprivileged uid, rlimits and an audit guard, and reports which layers it got. Programs run in
 parallel from a thread pool, one fork server per busy thread: threads only wait, so they are cheap.
+
+Programs in other languages come with a `Command` (from `toolchains.command`): the same child, after
+the same lockdown, writes the source under the command's file name and execs `/bin/sh -c script`,
+which compiles and runs it (see `_boot.py`, layer `exec`).
 """
 from __future__ import annotations
 
@@ -45,6 +49,24 @@ class Limits:
     output_tail: int = 2000   # characters of stdout/stderr kept in the Result
     isolate: bool = True      # namespaces + uid drop when running as root
     audit_guard: bool = True  # audit-hook guard (no sockets, subprocesses, writes outside cwd)
+
+
+@dataclass(frozen=True)
+class Command:
+    """How a program in another language runs: its source is written to `filename` in the run's
+    working directory, then `script` (POSIX sh, run there) builds and runs it; exit status 0 = passed.
+    `env` adds variables to the sandbox's fixed environment."""
+
+    filename: str
+    script: str
+    env: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if "/" in self.filename or not self.filename.strip("."):
+            raise ValueError(f"Command.filename must be a plain file name, got {self.filename!r}")
+        for key, value in self.env:
+            if any(c in key + value for c in "\t\n\x1f") or "=" in key:
+                raise ValueError(f"Command.env: {key!r} cannot travel to the fork server")
 
 
 @dataclass(frozen=True)
@@ -103,7 +125,8 @@ def _classify(timed_out: bool, returncode: int | None, report: dict[str, Any], s
         return "output_limit", last or "output over the size cap"
     if returncode == 0:
         return "passed", ""
-    if "MemoryError" in last or last.endswith("Cannot allocate memory"):
+    if any(m in last for m in ("MemoryError", "OutOfMemoryError", "std::bad_alloc")) or last.endswith(
+            "Cannot allocate memory"):
         return "oom", last
     if "File too large" in last:
         return "output_limit", last
@@ -192,8 +215,10 @@ def shutdown() -> None:
         server.close()
 
 
-def run_program(code: str, timeout_s: float = 5.0, limits: Limits | None = None) -> Result:
-    """Run `code` as `__main__` in a sandboxed Python process; passed means it exited with status 0."""
+def run_program(code: str, timeout_s: float = 5.0, limits: Limits | None = None,
+                command: Command | None = None) -> Result:
+    """Run `code` sandboxed: as `__main__` in a Python process, or with `command` for another language;
+    passed means it exited with status 0."""
     limits = limits or Limits()
     base = Path(tempfile.mkdtemp(prefix="coder-eval-"))
     start = time.monotonic()
@@ -209,6 +234,10 @@ def run_program(code: str, timeout_s: float = 5.0, limits: Limits | None = None)
             "nofile": limits.nofile, "tmpfs_mb": limits.tmpfs_mb, "cpu_s": max(1, int(timeout_s) + 1),
             "uid": _UID_BASE + _uid_rng.randrange(_UID_SPAN),
         }
+        if command is not None:
+            (base / "run.sh").write_text(command.script, encoding="utf-8")
+            cfg.update(script=base / "run.sh", filename=command.filename,
+                       env="\x1f".join(f"{k}={v}" for k, v in command.env))
         server = _acquire()
         try:
             report = server.request(cfg, timeout_s + 30.0)
@@ -234,11 +263,11 @@ def run_program(code: str, timeout_s: float = 5.0, limits: Limits | None = None)
 
 
 def run_programs(codes: Sequence[str], timeout_s: float = 5.0, limits: Limits | None = None,
-                 workers: int = 4) -> list[Result]:
+                 workers: int = 4, command: Command | None = None) -> list[Result]:
     """Run many programs in parallel; results come back in input order. Identical programs run once."""
     unique = sorted(set(codes))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = dict(zip(unique, pool.map(lambda c: run_program(c, timeout_s, limits), unique)))
+        results = dict(zip(unique, pool.map(lambda c: run_program(c, timeout_s, limits, command), unique)))
     return [results[c] for c in codes]
 
 

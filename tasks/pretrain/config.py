@@ -4,13 +4,23 @@ A run is a list of phases (DeepSeek-Coder main pre-training with its step schedu
 cool-down mixture with linear decay to 0, the long-context phase with a new RoPE base and scaling);
 each phase names its data split, length, schedule and optional overrides. A bad value raises
 ParamError naming the key, e.g. `pretrain.phases[1].schedule: unknown value ...`.
+
+The model config brings its own training recipe (`recipe:` in configs/<model>.yaml: the paper's learning
+rate, batch and warmup for its sizes, the CPU settings for `small`): a recipe key that params.yaml leaves
+out or sets to null comes from the recipe; a value set in params.yaml wins.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tasks.common.params import ParamError, choice, get, number
+import yaml
+
+from tasks.common.params import ParamError, choice, get, named_yaml, number
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+RECIPE_KEYS = ("lr", "batch_size", "grad_accum", "warmup", "min_lr_ratio", "decay_points")
 
 SCHEDULES = ("warmup_step", "linear", "constant")  # schedule.py also has `cosine`, used by sft
 DEVICES = ("auto", "cpu", "cuda")
@@ -121,11 +131,43 @@ def _yaml_floats(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def model_config_path(name_or_path: str) -> Path:
+    """configs/<name>.yaml, or a YAML file path."""
+    return named_yaml(CONFIG_DIR, name_or_path, "model config")
+
+
+def model_recipe(name_or_path: str) -> dict[str, Any]:
+    """The `recipe:` mapping of a model config (empty when it has none)."""
+    try:
+        path = model_config_path(name_or_path)
+    except FileNotFoundError as exc:
+        raise ParamError(f"pretrain.model: {exc}") from exc
+    recipe = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("recipe") or {}
+    unknown = sorted(set(recipe) - set(RECIPE_KEYS)) if isinstance(recipe, dict) else ["(not a mapping)"]
+    if unknown:
+        raise ParamError(f"pretrain.model: {path}: recipe keys {unknown} unknown (known: {', '.join(RECIPE_KEYS)})")
+    return dict(recipe)
+
+
+def with_recipe(section: dict[str, Any]) -> dict[str, Any]:
+    """The section with each recipe key it leaves out (or sets to null) taken from the model config's recipe;
+    a key set to null that no recipe has falls back to TrainConfig's default."""
+    model = section.get("model", TrainConfig.model)
+    out = dict(section)
+    for key, value in (model_recipe(model) if isinstance(model, str) else {}).items():
+        if out.get(key) is None:
+            out[key] = value
+    for key in RECIPE_KEYS:
+        if key in out and out[key] is None:
+            del out[key]
+    return out
+
+
 def config_from_params(section: dict[str, Any]) -> TrainConfig:
     """Validate the `pretrain` params section; unknown keys are errors (typos must not pass silently)."""
     if not isinstance(section, dict):
         raise ParamError("pretrain: section must be a mapping")
-    section = _yaml_floats(section)
+    section = _yaml_floats(with_recipe(section))
     if isinstance(section.get("phases"), list):
         section["phases"] = [_yaml_floats(ph) if isinstance(ph, dict) else ph for ph in section["phases"]]
     p = {"pretrain": section}

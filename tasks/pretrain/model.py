@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,7 +17,8 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
-CONFIG_DIR = Path(__file__).parent / "configs"
+from tasks.pretrain.config import model_config_path
+
 
 
 @dataclass(frozen=True)
@@ -74,19 +74,16 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known - {"reference"})
+        unknown = sorted(set(data) - known - {"reference", "recipe"})
         if unknown:
             raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def load_model_config(name_or_path: str) -> ModelConfig:
-    """A config from `configs/<name>.yaml` or from a YAML file path (`reference:` holds notes only)."""
-    builtin = CONFIG_DIR / f"{name_or_path}.yaml"
-    path = builtin if builtin.is_file() else Path(name_or_path)
-    if not path.is_file():
-        available = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
-        raise FileNotFoundError(f"model config {name_or_path!r} not found (built-in: {available})")
+    """A config from `configs/<name>.yaml` or from a YAML file path (`recipe:` is the training recipe that
+    tasks.pretrain.config applies, `reference:` holds notes only)."""
+    path = model_config_path(name_or_path)
     return ModelConfig.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
 

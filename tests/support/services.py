@@ -1,5 +1,8 @@
 """Real services the cluster tests start as separate processes on 127.0.0.1: a Redis server, a Dask
-scheduler with workers, a Ray head. Each is a context manager that stops only the processes it started."""
+scheduler with workers, a Ray head. Each is a context manager that stops only the processes it started.
+
+`unavailable(reason)` is how a test reacts to a missing service or toolchain: skip on a developer's
+machine, fail under CI (CI=true), where `make test` installs what the tests need."""
 from __future__ import annotations
 
 import contextlib
@@ -11,13 +14,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NoReturn
+
+import pytest
 
 from flows.server import free_port
 
 
 class ServiceUnavailable(RuntimeError):
     """The service's binary or package is missing or it did not come up: tests skip with this reason."""
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip, saying what is missing; under CI (CI=true) fail instead: there it must have been installed."""
+    if os.environ.get("CI", "").strip().lower() in ("true", "1"):
+        pytest.fail(f"{reason} (CI=true: `make test` must provide it)", pytrace=False)
+    pytest.skip(reason)
 
 
 def _stop(proc: subprocess.Popen, timeout_s: float = 15) -> None:
