@@ -18,6 +18,7 @@ from tasks.dedup import Config, config_from_params
 from tasks.dedup.stage import run_dedup
 
 IN_DIR, SIG_DIR, OUT_DIR, CLUSTERS = "data/ordered", "data/dedup_signatures", "data/deduped", "data/dedup_clusters.parquet"
+EXACT_DIR = "data/dedup_exact"
 
 
 @flow(name="dedup", log_prints=True)
@@ -28,9 +29,9 @@ def dedup_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     cfg = config_from_params(raw)
     salt = stage_salt("dedup", {k: v for k, v in raw.items() if k != "gate"})
     target, _ = partition_settings(params)
-    with atomic_dir(SIG_DIR) as sig_dir, atomic_dir(OUT_DIR) as out:
+    with atomic_dir(SIG_DIR) as sig_dir, atomic_dir(OUT_DIR) as out, atomic_dir(EXACT_DIR) as exact:
         run = run_dedup(list_shards(IN_DIR), sig_dir, out, cfg, salt=salt, cache=partition_cache(params),
-                        target_bytes=target, runner=map_jobs)
+                        target_bytes=target, runner=map_jobs, exact_dir=exact)
         metrics = run.metrics
         run_info = {"signature_seconds": metrics["signature"].pop("seconds", None),
                     "signature_mb_per_s_per_worker": metrics["signature"].pop("mb_per_s_per_worker", None)}
@@ -58,9 +59,13 @@ def publish_dedup_artifacts(metrics: dict[str, Any]) -> None:
     publish_table("dedup-dropped", metrics["dropped"],
                   "The largest dropped repositories: kept repo, cluster, estimated and exact Jaccard "
                   "(every cluster member is in data/dedup_clusters.parquet)")
+    ex = metrics["exact"]
     publish_markdown("dedup-summary", (
-        f"# Dedup\n\n{metrics['repos_dropped']} of {metrics['repos_in']} repositories dropped "
-        f"({metrics['dropped_share']:.1%}; {metrics['bytes_dropped']:,} bytes) in {metrics['clusters']} clusters. "
+        f"# Dedup\n\nExact: {ex['files_dropped']:,} duplicate files dropped ({ex['file_share']:.1%} of files, "
+        f"{ex['byte_share']:.1%} of bytes) in {ex['groups']:,} groups. Near ({metrics['granularity']} level): "
+        f"{metrics['near']['docs_dropped']} documents dropped; {metrics['repos_dropped']} of {metrics['repos_in']} "
+        f"repositories gone ({metrics['dropped_share']:.1%}; {metrics['bytes_dropped']:,} bytes) in "
+        f"{metrics['clusters']} clusters. "
         f"LSH {metrics['lsh']}, threshold {metrics['threshold']}, verification {metrics['verify']}; "
         f"{metrics['candidate_pairs']} candidate pairs ({metrics['buckets_capped']} buckets capped), "
         f"{metrics['similar_pairs']} similar.\n\n"

@@ -12,7 +12,7 @@ from tasks.common.io import atomic_dir
 from tasks.common.params import load_params, number
 from tasks.order import aggregate, config_from_params, order_partition
 
-IN_DIR, RAW_DIR, OUT_DIR = "data/filtered", "data/raw", "data/ordered"
+IN_DIR, RAW_DIR, OUT_DIR = "data/redacted", "data/raw", "data/ordered"
 
 
 def gate_order(metrics: dict[str, Any], min_resolution_rate: float) -> None:

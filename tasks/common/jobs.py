@@ -30,7 +30,9 @@ from tasks.common.io import atomic_write_json, dumps_json
 DEFAULT_CACHE = ".cache/partitions"
 CACHE_ENV = "CODER_PIPELINE_PARTITION_CACHE"
 SUMMARY = "summary.json"
-_CODE_SUFFIXES = (".py", ".yaml", ".yml", ".json", ".scm", ".txt", ".gz", ".jsonl", ".csv", ".tsv", ".md")
+# what shapes a stage's output: code, queries, configs, data assets (not docs, not lists such as the
+# crawl's opt-out file, which decide what runs, not what a job writes)
+_CODE_SUFFIXES = (".py", ".yaml", ".yml", ".json", ".scm", ".gz", ".jsonl", ".csv", ".tsv")
 
 
 def cache_root(configured: str | None = None) -> Path:

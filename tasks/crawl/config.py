@@ -40,6 +40,7 @@ class Config:
     seed: int = 0
     cache_dir: str = ".cache/crawl"
     github: GithubConfig = field(default_factory=GithubConfig)
+    optout: Any = None                        # tasks.governance.optout.OptOutList: sources never crawled
 
     def limits(self) -> Limits:
         return Limits(max_members=self.max_archive_members, max_file_bytes=self.max_file_bytes,
@@ -123,4 +124,16 @@ def config_from_params(section: dict[str, Any]) -> Config:
         seed=number(p, "crawl.seed", integer=True, default=Config.seed),
         cache_dir=os.fspath(cache_dir),
         github=github_config_from_params(section.get("github")),
+        optout=_optout(section.get("optout")),
     )
+
+
+def _optout(section: Any) -> Any:
+    """The opt-out list: patterns inline and/or a file (default tasks/crawl/optout.txt, a dvc.yaml dep of crawl)."""
+    from tasks.governance.optout import optout_from_params
+
+    section = dict(section or {})
+    section.setdefault("file", str(_PACKAGE_DIR / "optout.txt"))
+    if section["file"] is not None:
+        section["file"] = str(resolve_manifest_path(section["file"]))
+    return optout_from_params(section, name="crawl.optout")

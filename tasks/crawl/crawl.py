@@ -69,7 +69,8 @@ _LICENSE_CLASSIFIER = re.compile(r"^License :: (?:OSI Approved :: )?(.+)$")
 
 
 def sdist_license(files: list[ArchiveFile]) -> str | None:
-    """License from an sdist's PKG-INFO (License-Expression, short License, or a classifier)."""
+    """License from an sdist's PKG-INFO (License-Expression, short License, or its licence classifiers:
+    several classifiers are the package's alternatives, joined with OR)."""
     pkg = next((f for f in files if f.path == "PKG-INFO" and f.data), None)
     if pkg is None:
         return None
@@ -80,11 +81,24 @@ def sdist_license(files: list[ArchiveFile]) -> str | None:
     lic = (msg.get("License") or "").strip()
     if lic and lic.upper() != "UNKNOWN" and "\n" not in lic and len(lic) <= 80:
         return lic
+    names = []
     for classifier in msg.get_all("Classifier") or []:
         m = _LICENSE_CLASSIFIER.match(classifier.strip())
-        if m:
-            return m.group(1).strip()
-    return None
+        if m and m.group(1).strip() not in names:
+            names.append(m.group(1).strip())
+    return " OR ".join(names) if names else None
+
+
+def detect_license(rows: list[dict[str, Any]], declared: str | None) -> dict[str, Any]:
+    """The repository's licence (tasks.governance): SPDX expression from its licence files and manifests,
+    the registry's word as secondary evidence; every row then carries the expression in `license`."""
+    from tasks.governance.license_policy import classify
+    from tasks.governance.licenses import detect_repo_license
+
+    found = detect_repo_license([(r["path"], r["content"]) for r in rows if r["content"] is not None], declared)
+    spdx = found.spdx
+    return {"spdx": spdx, "declared": declared, "confidence": found.confidence, "category": classify(spdx),
+            "evidence": list(found.evidence)[:8]}
 
 
 def _rows(repo: str, source: str, files: list[ArchiveFile], meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -153,6 +167,9 @@ def crawl_source(spec: dict[str, Any], cfg: Config, cache_dir: str | None = None
                 meta[key] = spec[key]
         meta.pop("filename", None)
         result["rows"] = _rows(repo, kind, files, meta)
+        result["license"] = detect_license(result["rows"], meta.get("license"))
+        for row in result["rows"]:
+            row["license"] = result["license"]["spdx"]
         result["rejected"] = sorted(({"repo": repo, "member": _printable(r.member), "reason": r.reason} for r in rejected),
                                     key=lambda d: (d["member"], d["reason"]))
     except KeyboardInterrupt:
@@ -193,6 +210,7 @@ def summarise_source(res: dict[str, Any]) -> dict[str, Any]:
         "by_language": dict(sorted(by_lang.items())), "skipped": dict(sorted(skipped.items())),
         "rejected": dict(sorted(Counter(r["reason"] for r in res["rejected"]).items())),
         "truncated": res.get("truncated"),
+        "license": res.get("license"),
         "stats": res.get("stats", {}),
     }
 
@@ -277,6 +295,7 @@ def aggregate(summaries: list[dict[str, Any]], top: int = 50) -> dict[str, Any]:
         if res.get("truncated"):
             truncated.append({"repo": res["repo"], **res["truncated"]})
     truncated_dropped = [q for q in quarantine if q["error"].startswith("truncated:")]
+    opted_out = [q for q in quarantine if q["error"].startswith("opt_out:")]
     return {
         "repos": len(ok),
         "repos_failed": len(quarantine),
@@ -291,9 +310,44 @@ def aggregate(summaries: list[dict[str, Any]], top: int = 50) -> dict[str, Any]:
         "rejected": dict(sorted(rejected.items())),
         "truncated": {"kept": len(truncated), "dropped": len(truncated_dropped),
                       "repos": sorted(truncated, key=lambda t: t["repo"])[:top]},
+        "opted_out": len(opted_out),
+        "licenses": license_metrics(ok, top),
         "failures": [{"repo": q["repo"], "error": q["error"]} for q in quarantine[:top]],
         "downloaded_bytes": sum(r.get("stats", {}).get("downloaded_bytes", 0) for r in summaries),
         "cache_hits": sum(1 for r in summaries if r.get("stats", {}).get("cache_hit")),
+    }
+
+
+def license_metrics(kept: list[dict[str, Any]], top: int = 50) -> dict[str, Any]:
+    """Licence distribution (The Stack's categories, SPDX expressions) and agreement of the detection with
+    the registry-declared licence: `same` = the same licences, `covers` = the files name every licence
+    the registry declares (and maybe more, e.g. lodash's CC0 for its docs)."""
+    from tasks.governance.licenses import names_all_of, normalize_expression, same_license
+
+    categories: Counter[str] = Counter()
+    expressions: Counter[str] = Counter()
+    declared = same = covers = 0
+    differ = []
+    for s in kept:
+        lic = s.get("license") or {}
+        categories[lic.get("category") or "no_license"] += 1
+        expressions[lic.get("spdx") or "(none)"] += 1
+        want = normalize_expression(lic.get("declared"))
+        if not want or not lic.get("spdx"):
+            continue
+        declared += 1
+        same += same_license(lic["spdx"], want)
+        ok = names_all_of(lic["spdx"], want)
+        covers += ok
+        if not same_license(lic["spdx"], want):
+            differ.append({"repo": s["repo"], "declared": lic.get("declared"), "detected": lic["spdx"], "covers": ok})
+    return {
+        "by_category": dict(sorted(categories.items())),
+        "by_expression": dict(sorted(expressions.most_common(top))),
+        "declared_and_detected": declared,
+        "agreement_same": round(same / declared, 4) if declared else None,
+        "agreement_covers": round(covers / declared, 4) if declared else None,
+        "differences": sorted(differ, key=lambda d: d["repo"])[:top],
     }
 
 

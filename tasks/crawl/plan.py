@@ -92,6 +92,25 @@ class CrawlRun:
     partitions: int
 
 
+def split_opted_out(sources: list[Any], cfg: Config) -> tuple[list[Any], list[dict[str, Any]]]:
+    """(sources to crawl, summaries of the opted-out ones): an opted-out source is never fetched."""
+    import json
+
+    from tasks.crawl.fetch import redact
+
+    keep, out = [], []
+    for spec in sources:
+        reason = cfg.optout.match_spec(spec) if cfg.optout is not None and isinstance(spec, dict) else None
+        if reason is None:
+            keep.append(spec)
+            continue
+        out.append({"repo": provisional_name(spec), "source": spec.get("type"), "error": reason,
+                    "spec": redact(json.dumps(spec, sort_keys=True, default=str)), "files": 0, "bytes": 0,
+                    "text_files": 0, "text_bytes": 0, "by_language": {}, "skipped": {}, "rejected": {},
+                    "truncated": None, "license": None, "stats": {}, "key": ""})
+    return keep, out
+
+
 def run_crawl(sources: list[Any], cfg: Config, out_dir: str | os.PathLike, *, target_bytes: int,
               min_partitions: int, cache: str, runner: Runner) -> CrawlRun:
     """The whole crawl stage into `out_dir` (data/raw): sources, then partitions and the two tables.
@@ -100,12 +119,14 @@ def run_crawl(sources: list[Any], cfg: Config, out_dir: str | os.PathLike, *, ta
     from tasks.crawl.crawl import crawl_source_files, dedupe, write_quarantine, write_raw_job
 
     salt = stage_salt("crawl", cfg.output_params())
+    sources, opted_out = split_opted_out(sources, cfg)
     fetched = runner(source_jobs(sources, salt, cache), crawl_source_files, cfg, desc="crawl",
                      per_job=[(spec,) for spec in sources])
     for summary, job in zip(fetched.summaries, fetched.jobs):
         summary["key"] = job["key"]
         if job["reused"]:  # a reused crawl downloaded nothing this run
             summary["stats"] = {"downloaded_bytes": 0, "cache_hit": True}
+    fetched.summaries.extend(opted_out)  # no job ran for them: summaries with their reason
     kept, quarantine = dedupe(fetched.summaries)
     jobs, rejected, ranges = partition_jobs(kept, out_dir, stage_salt("crawl", {"target": target_bytes,
                                                                                 "least": min_partitions}),

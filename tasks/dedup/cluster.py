@@ -26,20 +26,25 @@ from tasks.common.io import write_parquet
 from tasks.common.partitions import partition_index
 from tasks.common.shuffle import column_array, read_range, write_sorted
 from tasks.dedup.config import Config
+from tasks.dedup.exact import dropped_files
 from tasks.dedup.lsh import partition_of, read_pairs, row_of
+from tasks.dedup.rank import rank_key
 from tasks.dedup.shards import apply_shard, load_shingles, read_signature_file, signature_rows
 from tasks.dedup.signature import estimate_jaccard
 
 CLUSTER_SCHEMA = pa.schema([
     pa.field("cluster", pa.int64(), nullable=False),
     pa.field("repo", pa.string(), nullable=False),
+    pa.field("sample", pa.int32()),              # file granularity: the file's sample and path; else null
+    pa.field("path", pa.string()),
     pa.field("kept", pa.bool_(), nullable=False),
     pa.field("kept_repo", pa.string(), nullable=False),
+    pa.field("kept_path", pa.string()),
     pa.field("est_jaccard", pa.float64()),       # repo vs kept_repo, from signatures
     pa.field("exact_jaccard", pa.float64()),     # repo vs kept_repo, shingle sets; null unless that pair was verified exactly
 ])
 SIMILAR_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("est", pa.float64()), ("exact", pa.float64())])
-DROPS_SCHEMA = pa.schema([("pa", pa.int64()), ("repo", pa.string())])
+DROPS_SCHEMA = pa.schema([("pa", pa.int64()), ("repo", pa.string()), ("sample", pa.int32()), ("path", pa.string())])
 TOP_DROPPED = 50  # largest dropped repositories listed in metrics (all of them are in the clusters table)
 
 
@@ -60,21 +65,6 @@ def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     idx = np.minimum(np.searchsorted(b, a), len(b) - 1)
     inter = int(np.count_nonzero(b[idx] == a))
     return inter / (len(a) + len(b) - inter)
-
-
-def rank_key(cfg: Config, repo: str, size: int, stars: int | None, n_shingles: int) -> tuple:
-    """Smaller is better: stars, size and n_shingles descend (unknown stars rank last), repo ascends."""
-    parts: list[Any] = []
-    for key in cfg.rank:
-        if key == "stars":
-            parts.append(-(stars if stars is not None else -1))
-        elif key == "size":
-            parts.append(-int(size))
-        elif key == "n_shingles":
-            parts.append(-int(n_shingles))
-        else:
-            parts.append(repo)
-    return tuple(parts)
 
 
 # ---------------------------------------------------------------- verification
@@ -106,45 +96,51 @@ def judge_pairs(est: np.ndarray, sizes_a: np.ndarray, sizes_b: np.ndarray, exact
 
 
 def verify_job(inputs: tuple[str, ...], outs: dict[str, str], partition: int, sig_paths: Sequence[str],
-               ordered_paths: Sequence[str], cfg: Config) -> dict[str, Any]:
+               ordered_paths: Sequence[str], exact_files: Sequence[str], cfg: Config) -> dict[str, Any]:
     """Job body: the similar pairs among the candidates whose first document is in `partition`.
 
     `inputs` are the candidates jobs' pair files; `sig_paths[q]` / `ordered_paths[q]` are partition q's
-    signature and data/ordered files. Shingle sets are recomputed for the pairs that need an exact
-    check only: this partition's side once, then each other partition's side in turn."""
+    signature and data/ordered files, `exact_files` the exact-dedup drop files. Shingle sets are
+    recomputed for the pairs that need an exact check only: this partition's side once, then each
+    other partition's side in turn."""
+    exact = tuple(exact_files)
+
+    def shingles(q: int, keys: set) -> dict:
+        return load_shingles(ordered_paths[q], keys, cfg, dropped_files(exact, q) if exact else frozenset())
+
     pairs = read_pairs(inputs, partition)
     if not len(pairs):
         write_parquet(SIMILAR_SCHEMA.empty_table(), outs["similar"])
         return {"candidate_pairs": 0, "similar_pairs": 0, "partitions_read": 0}
     own = read_signature_file(sig_paths[partition], cfg)
-    a_repos, a_sizes, a_sigs = signature_rows(own, row_of(pairs[:, 0]), cfg.num_perm)
+    a_keys, a_sizes, a_sigs = signature_rows(own, row_of(pairs[:, 0]), cfg.num_perm)
     est = np.empty(len(pairs))
     b_sizes = np.empty(len(pairs), dtype=np.int64)
-    b_repos: list[str] = [""] * len(pairs)
+    b_keys: list[Any] = [None] * len(pairs)
     others = partition_of(pairs[:, 1])
     groups = {q: np.flatnonzero(others == q) for q in np.unique(others).tolist()}
     for q, sel in groups.items():
         table = own if q == partition else read_signature_file(sig_paths[q], cfg)
-        repos, sizes, sigs = signature_rows(table, row_of(pairs[sel, 1]), cfg.num_perm)
+        keys, sizes, sigs = signature_rows(table, row_of(pairs[sel, 1]), cfg.num_perm)
         est[sel] = estimate_jaccard(a_sigs[sel], sigs)
         b_sizes[sel] = sizes
         for k, i in enumerate(sel.tolist()):
-            b_repos[i] = repos[k]
+            b_keys[i] = keys[k]
 
     def exact_of(ask: np.ndarray) -> np.ndarray:
-        a_sets = load_shingles(ordered_paths[partition], {a_repos[i] for i in ask}, cfg.shingle_size)
+        a_sets = shingles(partition, {a_keys[i] for i in ask})
         out = np.full(len(ask), np.nan)
         asked_in = others[ask]
         for q in np.unique(asked_in).tolist():
             idx = np.flatnonzero(asked_in == q)
-            need = {b_repos[ask[k]] for k in idx}
+            need = {b_keys[ask[k]] for k in idx}
             if q == partition:
-                a_sets.update(load_shingles(ordered_paths[q], need - set(a_sets), cfg.shingle_size))
+                a_sets.update(shingles(q, need - set(a_sets)))
                 b_sets = a_sets
             else:
-                b_sets = load_shingles(ordered_paths[q], need, cfg.shingle_size)
+                b_sets = shingles(q, need)
             for k in idx.tolist():
-                x, y = a_repos[ask[k]], b_repos[ask[k]]
+                x, y = a_keys[ask[k]], b_keys[ask[k]]
                 if x in a_sets and y in b_sets:
                     out[k] = exact_jaccard(a_sets[x], b_sets[y])
         return out
@@ -197,55 +193,72 @@ def components_job(inputs: tuple[str, ...], outs: dict[str, str], sig_paths: Seq
             groups.setdefault(lab, []).append(node)
         clusters = []
         for members in groups.values():
-            best = min(members, key=lambda n: rank_key(cfg, info[n]["repo"], info[n]["size"], info[n]["stars"],
-                                                       info[n]["n_shingles"]))
-            clusters.append((info[best]["repo"], best, members))
+            best = min(members, key=lambda n: _doc_rank(cfg, info[n]))
+            clusters.append((_sort_key(info[best]["key"]), best, members))
         clusters.sort(key=lambda c: c[0])
-        for cid, (kept_repo, best, members) in enumerate(clusters):
+        for cid, (_, best, members) in enumerate(clusters):
             sizes[len(members)] += 1
-            for n in sorted(members, key=lambda n: (n != best, info[n]["repo"])):
-                repo = info[n]["repo"]
+            kept_repo, _, kept_path = info[best]["key"]
+            for n in sorted(members, key=lambda n: (n != best, _sort_key(info[n]["key"]))):
+                repo, sample, path = info[n]["key"]
                 if n == best:
                     est, ex = 1.0, (1.0 if cfg.verify == "exact" else None)
                 else:
                     est = float(estimate_jaccard(info[n]["sig"], info[best]["sig"]))
                     ex = exact_of.get((min(n, best), max(n, best)))
-                    drops.append((int(partition_of(np.int64(n))), repo))
-                    dropped_info.append({"repo": repo, "kept_repo": kept_repo, "cluster": cid,
+                    drops.append((int(partition_of(np.int64(n))), repo, sample, path))
+                    dropped_info.append({"repo": repo, "path": path, "kept_repo": kept_repo, "kept_path": kept_path,
+                                         "cluster": cid,
                                          "est_jaccard": round(est, 6),
                                          "exact_jaccard": None if ex is None else round(ex, 6),
                                          "size": int(info[n]["size"])})
-                rows.append({"cluster": cid, "repo": repo, "kept": n == best, "kept_repo": kept_repo,
-                             "est_jaccard": round(est, 6), "exact_jaccard": None if ex is None else round(ex, 6)})
+                rows.append({"cluster": cid, "repo": repo, "sample": sample, "path": path, "kept": n == best,
+                             "kept_repo": kept_repo, "kept_path": kept_path, "est_jaccard": round(est, 6),
+                             "exact_jaccard": None if ex is None else round(ex, 6)})
     write_parquet(pa.Table.from_pylist(rows, schema=CLUSTER_SCHEMA), outs["clusters"])
-    write_sorted(outs["drops"], pa.table({"pa": pa.array([d[0] for d in drops], pa.int64()),
-                                          "repo": pa.array([d[1] for d in drops], pa.string())},
-                                         schema=DROPS_SCHEMA), ["pa", "repo"])
-    dropped_info.sort(key=lambda d: (-d["size"], d["repo"]))
+    write_sorted(outs["drops"], pa.table({name: [d[i] for d in drops] for i, name in enumerate(DROPS_SCHEMA.names)},
+                                         schema=DROPS_SCHEMA), ["pa", "repo", "sample", "path"])
+    dropped_info.sort(key=lambda d: (-d["size"], d["repo"], d["path"] or ""))
     return {"similar_pairs": int(len(a)), "clusters": len({r["cluster"] for r in rows}),
             "repos_in_clusters": len(rows), "repos_dropped": len(drops),
             "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())},
             "dropped_top": dropped_info[:TOP_DROPPED]}
 
 
+def _sort_key(key: tuple) -> tuple:
+    repo, sample, path = key
+    return repo, -1 if sample is None else sample, path or ""
+
+
+def _doc_rank(cfg: Config, info: dict[str, Any]) -> tuple:
+    """The configured rank, then (for files) path and sample: a total order, so the kept copy is unique."""
+    return rank_key(cfg, info["key"][0], info["size"], info["stars"], info["n_shingles"]) + _sort_key(info["key"])
+
+
 def _member_info(nodes: np.ndarray, sig_paths: Sequence[str], cfg: Config) -> dict[int, dict[str, Any]]:
-    """Repo id, size, stars, shingle count and signature of every document in a cluster."""
+    """Key, size, stars, shingle count and signature of every document in a cluster."""
     info: dict[int, dict[str, Any]] = {}
     parts = partition_of(nodes)
     for q in np.unique(parts).tolist():
         sel = nodes[parts == q]
         table = read_signature_file(sig_paths[q], cfg).take(pa.array(row_of(sel), pa.int64()))
-        repos, sizes, sigs = signature_rows(table, np.arange(table.num_rows), cfg.num_perm)
+        keys, sizes, sigs = signature_rows(table, np.arange(table.num_rows), cfg.num_perm)
         stars = table.column("stars").to_pylist()
         shingles = table.column("n_shingles").fill_null(0).to_pylist()
         for i, node in enumerate(sel.tolist()):
-            info[node] = {"repo": repos[i], "size": int(sizes[i]), "stars": stars[i], "n_shingles": int(shingles[i]),
+            info[node] = {"key": keys[i], "size": int(sizes[i]), "stars": stars[i], "n_shingles": int(shingles[i]),
                           "sig": sigs[i]}
     return info
 
 
 def apply_job(inputs: tuple[str, ...], outs: dict[str, str]) -> dict[str, Any]:
-    """Job body: a data/ordered partition (inputs[0]) without the repositories the drops file (inputs[1]) lists."""
+    """Job body: a data/ordered partition (inputs[0]) without what the near-dedup drops file (inputs[1])
+    and the exact-dedup drop files (the rest) name for it."""
     partition = partition_index(inputs[0])
-    drops = read_range([inputs[1]], "pa", partition, partition + 1, ["repo"])
-    return apply_shard(inputs[0], outs["out"], drops.column("repo").to_pylist())
+    drops = read_range([inputs[1]], "pa", partition, partition + 1, ["repo", "sample", "path"])
+    keys = list(zip(drops.column("repo").to_pylist(), drops.column("sample").to_pylist(),
+                    drops.column("path").to_pylist()))
+    repos = [r for r, _, p in keys if p is None]
+    files = frozenset(k for k in keys if k[2] is not None)
+    exact = dropped_files(inputs[2:], partition) if len(inputs) > 2 else frozenset()
+    return apply_shard(inputs[0], outs["out"], repos, files, exact)

@@ -16,7 +16,7 @@ SECTION = "dedup"
 RANK_KEYS = ("stars", "size", "n_shingles", "repo")
 VERIFY_MODES = ("exact", "estimate")
 _KNOWN = {"threshold", "num_perm", "shingle_size", "seed", "bands", "rows", "recall_target", "verify",
-          "rank", "max_bucket", "exact_max_bytes", "gate"}
+          "rank", "max_bucket", "exact_max_bytes", "granularity", "exact", "gate"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class Config:
     rank: tuple[str, ...] = ("stars", "size", "repo")
     max_bucket: int = 100             # an LSH bucket with more repos (forks) gives a star + chain, not all pairs
     exact_max_bytes: int = 64 << 20   # verify=exact: repos bigger than this are judged by their estimate
+    granularity: str = "repo"         # near-dedup unit: repo (DeepSeek-Coder) | file (OpenCoder)
+    exact_enabled: bool = True        # exact file dedup across the corpus before near-dedup
+    exact_min_chars: int = 1          # normalised files shorter than this are never dropped as exact copies
     gate_dropped_share: tuple[float, float] = (0.0, 0.5)
 
     @property
@@ -131,6 +134,29 @@ def _gate(raw: Any) -> tuple[float, float]:
     return lo, hi
 
 
+def _granularity(value: Any) -> str:
+    if value not in ("repo", "file"):
+        raise ParamError(f"{SECTION}.granularity: unknown value {value!r}; expected repo (the paper) or file (OpenCoder)")
+    return value
+
+
+def _exact(raw: Any) -> tuple[bool, int]:
+    if raw is None:
+        return Config.exact_enabled, Config.exact_min_chars
+    if not isinstance(raw, dict):
+        raise ParamError(f"{SECTION}.exact: expected a mapping {{enabled, min_chars}}, got {raw!r}")
+    unknown = sorted(set(raw) - {"enabled", "min_chars"})
+    if unknown:
+        raise ParamError(f"{SECTION}.exact.{unknown[0]}: unknown key; expected enabled, min_chars")
+    enabled = raw.get("enabled", Config.exact_enabled)
+    if not isinstance(enabled, bool):
+        raise ParamError(f"{SECTION}.exact.enabled: expected true or false, got {enabled!r}")
+    min_chars = raw.get("min_chars", Config.exact_min_chars)
+    if isinstance(min_chars, bool) or not isinstance(min_chars, int) or min_chars < 0:
+        raise ParamError(f"{SECTION}.exact.min_chars: expected an int >= 0, got {min_chars!r}")
+    return enabled, min_chars
+
+
 def config_from_params(section: dict[str, Any]) -> Config:
     """Validate the `dedup` section of params.yaml; missing keys take the defaults of Config."""
     section = checked_section(section, SECTION, _KNOWN)
@@ -158,4 +184,6 @@ def config_from_params(section: dict[str, Any]) -> Config:
                   rank=_rank(section.get("rank")),
                   max_bucket=_number(section, "max_bucket", d.max_bucket, integer=True, lo=2),
                   exact_max_bytes=_number(section, "exact_max_bytes", d.exact_max_bytes, integer=True, lo=1),
+                  granularity=_granularity(section.get("granularity", d.granularity)),
+                  exact_enabled=_exact(section.get("exact"))[0], exact_min_chars=_exact(section.get("exact"))[1],
                   gate_dropped_share=_gate(section.get("gate")))

@@ -15,34 +15,58 @@ def _sum(items: Sequence[dict[str, Any]], key: str) -> int:
     return int(sum(int(s.get(key) or 0) for s in items))
 
 
-def aggregate(signature_stats: Sequence[dict[str, Any]], candidate_stats: Sequence[dict[str, Any]],
-              verify_stats: Sequence[dict[str, Any]], cluster_stats: dict[str, Any],
-              apply_stats: Sequence[dict[str, Any]], cfg: Config) -> dict[str, Any]:
-    """Fold the per-job summaries of the five dedup steps into one dict."""
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+def aggregate(runs: dict[str, Any], cfg: Config) -> dict[str, Any]:
+    """Fold the per-job summaries of the dedup steps (tasks.dedup.stage.STEPS -> JobRun) into one dict."""
+    def summaries(step: str) -> list[dict[str, Any]]:
+        return runs[step].summaries if step in runs else []
+
+    signature_stats, candidate_stats = summaries("signatures"), summaries("candidates")
+    verify_stats, apply_stats = summaries("verify"), summaries("apply")
+    cluster_stats = (summaries("components") or [{}])[0]
     repos_in = _sum(apply_stats, "repos_in")
     repos_out = _sum(apply_stats, "repos_out")
     bytes_in = _sum(apply_stats, "bytes_in")
     bytes_out = _sum(apply_stats, "bytes_out")
+    files_in = _sum(apply_stats, "files_in")
+    content_in = _sum(signature_stats, "bytes") + _sum(apply_stats, "exact_bytes")
     sig_seconds = sum(float(s.get("seconds") or 0.0) for s in signature_stats)
     sig_bytes = _sum(signature_stats, "bytes")
     bands, rows = cfg.lsh
+    exact_files, exact_bytes = _sum(apply_stats, "exact_files"), _sum(apply_stats, "exact_bytes")
+    near_files, near_bytes = _sum(apply_stats, "near_files"), _sum(apply_stats, "near_bytes")
     metrics: dict[str, Any] = {
+        "granularity": cfg.granularity,
         "repos_in": repos_in,
         "repos_kept": repos_out,
         "repos_dropped": repos_in - repos_out,
-        "dropped_share": round((repos_in - repos_out) / repos_in, 6) if repos_in else 0.0,
+        "dropped_share": _share(repos_in - repos_out, repos_in),
         "rows_in": _sum(apply_stats, "rows_in"),
         "rows_kept": _sum(apply_stats, "rows_out"),
+        "files_in": files_in,
+        "files_kept": _sum(apply_stats, "files_out"),
         "bytes_in": bytes_in,
         "bytes_kept": bytes_out,
         "bytes_dropped": bytes_in - bytes_out,
-        "dropped_bytes_share": round((bytes_in - bytes_out) / bytes_in, 6) if bytes_in else 0.0,
-        "repos_empty": _sum(signature_stats, "empty"),
-        "repos_error": _sum(signature_stats, "errors"),
+        "dropped_bytes_share": _share(bytes_in - bytes_out, bytes_in),
+        "exact": {"enabled": cfg.exact_enabled, "min_chars": cfg.exact_min_chars,
+                  "files_hashed": _sum(summaries("hashes"), "hashed"), "files_short": _sum(summaries("hashes"), "short"),
+                  "groups": _sum(summaries("groups"), "groups"), "files_dropped": exact_files,
+                  "bytes_dropped": exact_bytes, "file_share": _share(exact_files, files_in),
+                  "byte_share": _share(exact_bytes, content_in)},
+        "near": {"granularity": cfg.granularity, "docs": _sum(signature_stats, "docs"),
+                 "docs_dropped": cluster_stats.get("repos_dropped", 0),
+                 "files_dropped": near_files, "bytes_dropped": near_bytes},
+        "docs_empty": _sum(signature_stats, "empty"),
+        "docs_error": _sum(signature_stats, "errors"),
+        "repos_empty": _sum(signature_stats, "empty") if cfg.granularity == "repo" else None,
         "rows_without_repo": _sum(signature_stats, "rows_without_repo"),
         "clusters": cluster_stats.get("clusters", 0),
         "cluster_sizes": cluster_stats.get("cluster_sizes", {}),
-        "repos_in_clusters": cluster_stats.get("repos_in_clusters", 0),
+        "docs_in_clusters": cluster_stats.get("repos_in_clusters", 0),
         "band_rows": _sum(signature_stats, "band_rows"),
         "buckets_shared": _sum(candidate_stats, "buckets_shared"),
         "buckets_capped": _sum(candidate_stats, "buckets_capped"),
@@ -63,7 +87,8 @@ def aggregate(signature_stats: Sequence[dict[str, Any]], candidate_stats: Sequen
                       "seconds": round(sig_seconds, 3),
                       "mb_per_s_per_worker": round(sig_bytes / sig_seconds / 1e6, 3) if sig_seconds > 0 else None},
     }
-    if cluster_stats.get("repos_dropped", metrics["repos_dropped"]) != metrics["repos_dropped"]:
+    if cfg.granularity == "repo" and cluster_stats.get("repos_dropped", metrics["repos_dropped"]) != \
+            metrics["repos_dropped"] and not exact_files:
         metrics["mismatch"] = "apply dropped a different number of repos than the clusters decided"
     lo, hi = cfg.gate_dropped_share
     metrics["gate"] = {"dropped_share": [lo, hi], "passed": lo <= metrics["dropped_share"] <= hi}

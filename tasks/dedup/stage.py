@@ -1,8 +1,10 @@
 """The dedup stage as a chain of job fan-outs (one runner: the flow's task runner, or run_locally).
 
-signatures (one job per partition: MinHash + LSH band keys) -> candidates (one job per range of
-buckets, reading that range from every partition's band file) -> verify (one job per partition) ->
-components (one job: clusters, best repo kept) -> apply (one job per partition: repos dropped whole).
+exact dedup: hashes (one job per partition) -> groups (one job per range of hashes: one copy kept)
+near dedup:  signatures (one job per partition: MinHash + LSH band keys of its documents, repositories
+or files, without the exact copies) -> candidates (one job per range of buckets, reading that range
+from every partition's band file) -> verify (one job per partition) -> components (one job: clusters,
+best document kept) -> apply (one job per partition: exact copies and near duplicates removed).
 Every job commits to the partition cache; a key names its inputs, so a killed run redoes only the
 jobs it had not finished and gets the same bytes.
 """
@@ -17,12 +19,14 @@ from tasks.common.partitions import partition_index
 from tasks.common.shuffle import reducers_for, route_ranges
 from tasks.dedup.cluster import apply_job, components_job, verify_job
 from tasks.dedup.config import Config
+from tasks.dedup.exact import groups_job, hashes_job
 from tasks.dedup.lsh import candidates_job
 from tasks.dedup.metrics import aggregate
 from tasks.dedup.shards import signatures_job
 
-STEPS = ("signatures", "candidates", "verify", "components", "apply")
+STEPS = ("hashes", "groups", "signatures", "candidates", "verify", "components", "apply")
 BAND_ROW_BYTES = 24  # route + bucket + doc: what a candidates job holds per band row
+HASH_ROW_BYTES = 160  # a file's hash row (digest, where, rank) as Python objects in a groups job
 
 
 @dataclass
@@ -37,8 +41,9 @@ def _keys(run: JobRun) -> str:
 
 
 def run_dedup(ordered: Sequence[str | Path], sig_dir: str | Path, out_dir: str | Path, cfg: Config, *, salt: str,
-              cache: str, target_bytes: int, runner: Runner) -> DedupRun:
-    """Dedup the data/ordered partitions `ordered` into `out_dir`, signatures into `sig_dir`."""
+              cache: str, target_bytes: int, runner: Runner, exact_dir: str | Path | None = None) -> DedupRun:
+    """Dedup the data/ordered partitions `ordered` into `out_dir`, signatures into `sig_dir`, the exact
+    copies dropped (with the copy kept) into `exact_dir` (data/dedup_exact/)."""
     parts = [Path(p) for p in ordered]
     if [partition_index(p) for p in parts] != list(range(len(parts))):
         raise ValueError(f"dedup: partitions must be numbered 0..{len(parts) - 1} (the crawl's plan)")
@@ -50,7 +55,22 @@ def run_dedup(ordered: Sequence[str | Path], sig_dir: str | Path, out_dir: str |
     def cached(run: JobRun, name: str, output: str) -> tuple[str, ...]:
         return tuple(str(entry_path(step(name), k, output, cache)) for k in run.keys)
 
-    sigs = runner([Job(step("signatures"), p.stem, salt, inputs=(str(p),),
+    runs: dict[str, JobRun] = {}
+    exact_files: tuple[str, ...] = ()
+    exact_keys = ""
+    if cfg.exact_enabled:
+        runs["hashes"] = runner([Job(step("hashes"), p.stem, salt, inputs=(str(p),), outputs={"hashes": None},
+                                     cache=cache) for p in parts], hashes_job, cfg, desc="exact-hashes")
+        n_groups = reducers_for(sum(s["hashed"] for s in runs["hashes"].summaries), HASH_ROW_BYTES, target_bytes)
+        runs["groups"] = runner([Job(step("groups"), f"range-{r:05d}", salt, extra=f"{r}/{n_groups}\n{_keys(runs['hashes'])}",
+                                     reads=cached(runs["hashes"], "hashes", "hashes"),
+                                     outputs={"dropped": None if exact_dir is None else
+                                              str(Path(exact_dir) / f"part-{r:05d}.parquet")}, cache=cache)
+                                 for r in range(n_groups)],
+                                groups_job, cfg, desc="exact-groups", per_job=route_ranges(n_groups))
+        exact_files = cached(runs["groups"], "groups", "dropped")
+        exact_keys = _keys(runs["groups"])
+    sigs = runner([Job(step("signatures"), p.stem, salt, inputs=(str(p),), extra=exact_keys, reads=exact_files,
                        outputs={"signatures": sig_paths[i], "bands": None}, cache=cache) for i, p in enumerate(parts)],
                   signatures_job, cfg, desc="signatures")
     n_ranges = reducers_for(sum(s["band_rows"] for s in sigs.summaries), BAND_ROW_BYTES, target_bytes)
@@ -61,17 +81,17 @@ def run_dedup(ordered: Sequence[str | Path], sig_dir: str | Path, out_dir: str |
     verify = runner([Job(step("verify"), p.stem, salt, extra=f"{i}\n{_keys(cand)}\n{_keys(sigs)}",
                          reads=cached(cand, "candidates", "pairs"), outputs={"similar": None}, cache=cache)
                      for i, p in enumerate(parts)],
-                    verify_job, sig_paths, [str(p) for p in parts], cfg, desc="verify",
+                    verify_job, sig_paths, [str(p) for p in parts], exact_files, cfg, desc="verify",
                     per_job=[(i,) for i in range(len(parts))])
     comp = runner([Job(step("components"), "clusters", salt, extra=_keys(verify),
                        reads=cached(verify, "verify", "similar"), outputs={"clusters": None, "drops": None},
                        cache=cache)],
                   components_job, sig_paths, cfg, desc="components")
     drops = cached(comp, "components", "drops")[0]
-    applied = runner([Job(step("apply"), p.stem, salt, inputs=(str(p), drops),
+    applied = runner([Job(step("apply"), p.stem, salt, inputs=(str(p), drops), extra=exact_keys, reads=exact_files,
                           outputs={"out": str(Path(out_dir) / p.name)}, cache=cache) for p in parts],
                      apply_job, desc="apply")
-    metrics = aggregate(sigs.summaries, cand.summaries, verify.summaries, comp.summaries[0], applied.summaries, cfg)
+    runs.update(signatures=sigs, candidates=cand, verify=verify, components=comp, apply=applied)
+    metrics = aggregate(runs, cfg)
     metrics["candidate_ranges"] = n_ranges
-    runs = dict(zip(STEPS, (sigs, cand, verify, comp, applied)))
     return DedupRun(runs, metrics, Path(cached(comp, "components", "clusters")[0]))

@@ -48,6 +48,9 @@ class Config:
     json_yaml_languages: tuple[str, ...] = ("JSON", "YAML")
     # None: tasks.crawl.languages.SUPPORTED_LANGUAGES, looked up when first needed.
     supported_languages: tuple[str, ...] | None = None
+    # Licence policy (tasks.governance.license_policy.LicensePolicy): repositories whose licence it
+    # refuses are dropped whole, reason `license_policy`. None: every licence kept.
+    licenses: Any = None
     gate: GateConfig = field(default_factory=GateConfig)
 
     def supported(self) -> frozenset[str]:
@@ -153,10 +156,19 @@ def gate_from_params(gate: Any, supported: Iterable[str] | None) -> GateConfig:
     )
 
 
+def _licenses(section: Any) -> Any:
+    """The licence policy (The Stack's categories); absent section: keep every licence."""
+    if section is None:
+        return None
+    from tasks.governance.license_policy import license_policy_from_params
+
+    return license_policy_from_params(section, name=f"{SECTION}.licenses")
+
+
 _KEYS = {
     "max_avg_line_length", "max_line_length", "min_alpha_fraction", "xml_header_window",
     "html_min_visible_fraction", "html_min_visible_chars", "json_yaml_min_chars", "json_yaml_max_chars",
-    "xml_exempt_languages", "html_languages", "json_yaml_languages", "supported_languages", "gate",
+    "xml_exempt_languages", "html_languages", "json_yaml_languages", "supported_languages", "licenses", "gate",
 }
 
 
@@ -194,6 +206,7 @@ def config_from_params(section: Mapping[str, Any] | None,
         json_yaml_languages=_names(f"{SECTION}.json_yaml_languages", section.get("json_yaml_languages"),
                                    d.json_yaml_languages),
         supported_languages=supported,
+        licenses=_licenses(section.get("licenses")),
         gate=gate_from_params(section.get("gate"), known),
     )
     if cfg.json_yaml_max_chars < cfg.json_yaml_min_chars:

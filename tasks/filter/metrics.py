@@ -16,7 +16,10 @@ def aggregate(stats: list[dict[str, Any]]) -> dict[str, Any]:
     drops: dict[str, dict[str, int]] = {}
     by_lang: dict[str, dict[str, Any]] = {}
     seconds = 0.0
+    license_dropped: dict[str, int] = {}
     for shard in stats:
+        for lic, n in shard.get("license_dropped", {}).items():
+            license_dropped[lic] = license_dropped.get(lic, 0) + int(n)
         for key in totals:
             totals[key] += int(shard[key])
         for reason, d in shard.get("drops", {}).items():
@@ -37,6 +40,8 @@ def aggregate(stats: list[dict[str, Any]]) -> dict[str, Any]:
         "pass_rate_bytes": _rate(totals["bytes_kept"], totals["bytes_in"]),
         "pass_rate_files": _rate(totals["files_kept"], totals["files_in"]),
         "drops": dict(sorted(drops.items())),
+        "license_policy": {"repos_dropped": sum(license_dropped.values()),
+                           "by_license": dict(sorted(license_dropped.items(), key=lambda kv: (-kv[1], kv[0]))[:50])},
         "by_language": dict(sorted(by_lang.items())),
         "language_share_kept": {lang: _rate(d["bytes_kept"], kept_bytes)
                                 for lang, d in sorted(by_lang.items()) if d["bytes_kept"] > 0},

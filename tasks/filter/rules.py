@@ -39,13 +39,14 @@ XML_HEADER = "xml_header"
 HTML_VISIBLE_TEXT = "html_visible_text"
 JSON_YAML_SIZE = "json_yaml_size"
 NO_CONTENT = "no_content"
+LICENSE_POLICY = "license_policy"  # the repository's licence is refused by filter.licenses (all its files)
 SKIP_REASONS = ("binary", "invalid_utf8", "too_large")
 
 # Rule order for files with content (after the content and language checks).
 RULE_ORDER = (UNSUPPORTED_LANGUAGE, AVG_LINE_LENGTH, MAX_LINE_LENGTH, ALPHA_FRACTION, XML_HEADER,
               HTML_VISIBLE_TEXT, JSON_YAML_SIZE)
 # Every reason a decision can carry, in order (a crawl skip reason outside SKIP_REASONS is kept as is).
-REASONS = (*SKIP_REASONS, NO_CONTENT, *RULE_ORDER)
+REASONS = (LICENSE_POLICY, *SKIP_REASONS, NO_CONTENT, *RULE_ORDER)
 
 XML_MARKER = "<?xml version="
 

@@ -6,6 +6,7 @@ Config, the result a JSON-serialisable stats dict that `metrics.aggregate` sums.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 
 from tasks.common.partitions import PartWriter, iter_batches
 from tasks.filter.config import Config
-from tasks.filter.rules import decide_column
+from tasks.filter.rules import LICENSE_POLICY, decide_column
 
 REQUIRED_COLUMNS = ("repo", "path", "lang", "size", "content")
 DECISIONS_SCHEMA = pa.schema([
@@ -28,8 +29,21 @@ DECISIONS_SCHEMA = pa.schema([
 UNKNOWN_LANGUAGE = "(unknown)"  # metrics key for lang null
 
 
+def license_verdicts(licenses: list[str | None], cfg: Config) -> dict[str | None, str | None]:
+    """Each distinct licence expression's verdict under the policy: None = kept, else the policy's reason."""
+    if cfg.licenses is None:
+        return {}
+    out: dict[str | None, str | None] = {}
+    for lic in set(licenses):
+        decision = cfg.licenses.decide(lic)
+        out[lic] = None if decision.keep else decision.reason
+    return out
+
+
 def decide_table(table: pa.Table, cfg: Config, supported: frozenset[str] | None = None) -> list[str | None]:
-    """Drop reason of every row of a data/raw table (None = kept), chunk by chunk (zero-copy)."""
+    """Drop reason of every row of a data/raw table (None = kept), chunk by chunk (zero-copy).
+
+    A repository whose licence the policy refuses loses every file, with reason `license_policy` first."""
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise ValueError(f"not a data/raw table: missing column(s) {', '.join(missing)}")
@@ -40,6 +54,10 @@ def decide_table(table: pa.Table, cfg: Config, supported: frozenset[str] | None 
     for chunk in table.column("content").chunks:
         a, b = len(reasons), len(reasons) + len(chunk)
         reasons.extend(decide_column(chunk, langs[a:b], cfg, skips[a:b], supported))
+    if cfg.licenses is not None and "license" in table.column_names:
+        licenses = table.column("license").to_pylist()
+        verdicts = license_verdicts(licenses, cfg)
+        reasons = [LICENSE_POLICY if verdicts.get(lic) else r for lic, r in zip(licenses, reasons)]
     return reasons
 
 
@@ -87,6 +105,7 @@ def filter_shard(in_path: str, out_path: str, decisions_path: str, cfg: Config) 
     started = time.perf_counter()
     schema = pq.read_schema(in_path)
     stats = shard_stats([], [], [])
+    dropped_repos: dict[str, str] = {}
     supported = cfg.supported()
     with PartWriter(out_path, schema) as out, PartWriter(decisions_path, DECISIONS_SCHEMA) as decisions:
         for batch in iter_batches(in_path):
@@ -103,8 +122,14 @@ def filter_shard(in_path: str, out_path: str, decisions_path: str, cfg: Config) 
                 "reason": pa.array(reasons, type=pa.string()),
             }, schema=DECISIONS_SCHEMA))
             _merge(stats, shard_stats(table.column("lang").to_pylist(), table.column("size").to_pylist(), reasons))
+            if "license" in table.column_names:
+                for repo, lic, reason in zip(table.column("repo").to_pylist(), table.column("license").to_pylist(),
+                                             reasons):
+                    if reason == LICENSE_POLICY:
+                        dropped_repos.setdefault(repo, lic or "(none)")
     stats["drops"] = dict(sorted(stats["drops"].items()))
     stats["by_language"] = dict(sorted(stats["by_language"].items()))
+    stats["license_dropped"] = dict(Counter(dropped_repos.values()))  # repos dropped per licence expression
     stats["shard"] = Path(in_path).name
     stats["seconds"] = round(time.perf_counter() - started, 6)
     return stats

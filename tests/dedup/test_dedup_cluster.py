@@ -44,17 +44,21 @@ def corpus():
     return repos, stars
 
 
+NEAR_ONLY = {"exact": {"enabled": False}}  # these tests look at near-dedup alone; exact copies: below
+
+
 def run_stage(tmp: Path, repos, stars, n_shards: int, section: dict | None = None, target_bytes: int = 1 << 20,
               runner=run_locally):
     """The stage as the flow runs it (tasks.dedup.stage.run_dedup), with the jobs run here."""
-    cfg = config_from_params(section or {})
+    section = {**NEAR_ONLY, **(section or {})}
+    cfg = config_from_params(section)
     ordered = tmp / "ordered"
     if not ordered.exists():
         write_ordered(ordered, repos, n_shards, stars)
     for sub in ("sigs", "deduped"):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
-    run = run_dedup(list_shards(ordered), tmp / "sigs", tmp / "deduped", cfg, salt=json.dumps(section or {}),
-                    cache=str(tmp / "cache"), target_bytes=target_bytes, runner=runner)
+    run = run_dedup(list_shards(ordered), tmp / "sigs", tmp / "deduped", cfg, salt=json.dumps(section),
+                    cache=str(tmp / "cache"), target_bytes=target_bytes, runner=runner, exact_dir=tmp / "exact")
     rows = pq.read_table(run.clusters).to_pylist()
     drop = sorted(r["repo"] for r in rows if not r["kept"])
     return cfg, rows, drop, run
@@ -80,7 +84,7 @@ def test_near_duplicates_cluster_distinct_repos_do_not(tmp_path, corpus):
             if r["exact_jaccard"] is not None:  # verified against the kept repo itself
                 assert r["exact_jaccard"] >= cfg.threshold
                 assert abs(r["est_jaccard"] - r["exact_jaccard"]) < 0.15
-    assert run.metrics["repos_empty"] == 1
+    assert run.metrics["docs_empty"] == 1
     assert run.metrics["pairs_verified_exact"] >= 4
 
 
@@ -203,12 +207,11 @@ def test_components_label_by_smallest_node_whatever_the_edge_order():
 def test_bad_rows_are_recorded_not_fatal(tmp_path):
     t = dedup_corpus
     text = t.render(t.code_like(random.Random(1), t.vocabulary(), 300))
-    rows = [
-        {"repo": None, "sample": 0, "text": text, "stars": None},
-        {"repo": "a", "sample": 1, "text": None, "stars": 5},
-        {"repo": "a", "sample": 0, "text": text, "stars": None},
-        {"repo": "b", "sample": 0, "text": text, "stars": 1},
-    ]
+    def sample(repo, n, content, stars):
+        return {"repo": repo, "sample": n, "files": ["f.py"], "langs": ["Python"], "contents": [content],
+                "text": content, "stars": stars}
+
+    rows = [sample(None, 0, text, None), sample("a", 1, None, 5), sample("a", 0, text, None), sample("b", 0, text, 1)]
     ordered = tmp_path / "ordered"
     ordered.mkdir()
     table = pa.Table.from_pylist(rows, schema=dedup_corpus.ORDERED_SCHEMA)
@@ -266,3 +269,71 @@ def test_metrics_and_cluster_table(tmp_path, corpus):
     assert table.schema.equals(CLUSTER_SCHEMA)
     assert table.num_rows == len(rows)
     assert [r["cluster"] for r in rows] == sorted(r["cluster"] for r in rows)
+
+
+def _files_corpus():
+    """Repos as samples of several files: vendored copies of one library, re-saved copies, a near copy."""
+    t = dedup_corpus
+    rnd = random.Random(3)
+    vocab = t.vocabulary()
+    lib = t.render(t.code_like(rnd, vocab, 400))
+    own = {name: t.render(t.code_like(rnd, vocab, 300)) for name in ("a", "b", "c", "d")}
+    near = t.render(t.mutate(t.code_like(random.Random(9), vocab, 900), 0.0, rnd, vocab))
+    return {
+        "git/a@1": [("src/a.py", own["a"]), ("vendor/lib.py", lib), ("__init__.py", "")],
+        "git/b@1": [("src/b.py", own["b"]), ("third_party/lib.py", lib.replace("\n", "\r\n") + "\n\n"),
+                    ("__init__.py", "")],
+        "git/c@1": [("src/c.py", own["c"]), ("big.py", near)],
+        "git/d@1": [("src/d.py", own["d"]), ("big_copy.py", t.render(t.mutate(near.split(), 0.003, rnd, vocab)))],
+    }
+
+
+def _write_files_corpus(root: Path, repos, stars, n_shards: int = 2) -> None:
+    from tasks.common.hashing import shard_of
+    from tasks.order.render import render_sample
+    rows: dict[int, list[dict]] = {i: [] for i in range(n_shards)}
+    for repo in sorted(repos):
+        files = repos[repo]
+        paths, contents = [p for p, _ in files], [c for _, c in files]
+        langs = ["Python"] * len(files)
+        text = render_sample(paths, langs, contents)
+        rows[shard_of(repo, n_shards)].append({
+            "repo": repo, "source": "git", "license": "MIT", "version": None, "stars": stars.get(repo),
+            "sample": 0, "files": paths, "langs": langs, "contents": contents, "text": text,
+            "n_files": len(files), "size": len(text.encode())})
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n_shards):
+        write_parquet(pa.Table.from_pylist(rows[i], schema=dedup_corpus.ORDERED_SCHEMA), root / shard_name(i))
+
+
+def test_exact_copies_are_dropped_across_repos_with_the_kept_copy_named(tmp_path):
+    repos = _files_corpus()
+    _write_files_corpus(tmp_path / "ordered", repos, {"git/b@1": 10})
+    _, rows, drop, run = run_stage(tmp_path, repos, {}, 2, {"exact": {"enabled": True}, "threshold": 0.99})
+    exact = pq.read_table(tmp_path / "exact").to_pylist()
+    # the vendored library (one copy re-saved with CRLF and trailing blank lines) is one file: the
+    # 10-star repo keeps it; empty __init__.py files are under min_chars and never dropped
+    assert [(r["repo"], r["path"], r["kept_repo"], r["kept_path"]) for r in exact] == [
+        ("git/a@1", "vendor/lib.py", "git/b@1", "third_party/lib.py")]
+    deduped = {r["repo"]: r for p in list_shards(tmp_path / "deduped") for r in pq.read_table(p).to_pylist()}
+    assert deduped["git/a@1"]["files"] == ["src/a.py", "__init__.py"]
+    assert "vendor/lib.py" not in deduped["git/a@1"]["text"] and "# src/a.py" in deduped["git/a@1"]["text"]
+    assert deduped["git/b@1"]["files"] == ["src/b.py", "third_party/lib.py", "__init__.py"]
+    m = run.metrics["exact"]
+    assert m["files_dropped"] == 1 and m["groups"] == 1 and m["bytes_dropped"] == len(repos["git/a@1"][1][1].encode())
+    assert 0 < m["file_share"] < 1 and m["files_short"] == 2
+
+
+def test_file_granularity_drops_near_duplicate_files_not_repositories(tmp_path):
+    repos = _files_corpus()
+    _write_files_corpus(tmp_path / "ordered", repos, {})
+    _, rows, drop, run = run_stage(tmp_path, repos, {}, 2, {"granularity": "file", "exact": {"enabled": True}})
+    near = [(r["repo"], r["path"]) for r in rows if not r["kept"]]
+    kept = [(r["repo"], r["path"]) for r in rows if r["kept"]]
+    assert len(near) == 1 and set(near + kept) == {("git/c@1", "big.py"), ("git/d@1", "big_copy.py")}
+    deduped = {r["repo"]: r for p in list_shards(tmp_path / "deduped") for r in pq.read_table(p).to_pylist()}
+    assert set(deduped) == set(repos)  # file level: every repository stays, minus its copied files
+    gone_repo, gone_path = near[0]
+    assert gone_path not in deduped[gone_repo]["files"]
+    assert run.metrics["granularity"] == "file" and run.metrics["near"]["files_dropped"] == 1
+    assert run.metrics["repos_dropped"] == 0
