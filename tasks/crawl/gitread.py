@@ -48,8 +48,9 @@ class _Entry(NamedTuple):
 
 def blob_filter_limit(repo: str) -> int | None:
     """The `blob:limit=<n>` a partial clone was made with (None for a full clone or another filter)."""
-    out = subprocess.run(["git", "config", "--get-regexp", r"^remote\..*\.partialclonefilter$"], cwd=repo,
-                         capture_output=True, text=True, env={**os.environ, **_GIT_ENV}, check=False)
+    out = subprocess.run(["git", "config", "--file", os.path.join(repo, "config"), "--get-regexp",
+                          r"^remote\..*\.partialclonefilter$"], capture_output=True, text=True,
+                         env={**os.environ, **_GIT_ENV}, check=False)
     for line in out.stdout.splitlines():
         m = _LIMIT.match(line.split(" ", 1)[-1].strip())
         if m:
@@ -220,7 +221,9 @@ def _walk(entries: list[_Entry], cat: _CatFile, reader: _Reader, unread: list[Un
 
 def read_commit(repo: str, sha: str, limits: Limits, rejected: list[Rejection], *,
                 timeout: float = 600) -> tuple[list[ArchiveFile], list[Unread]]:
-    """(files read, files whose blob is absent), both by path; rejected members go to `rejected`.
+    """(files read, files whose blob is absent), both by path, of commit `sha` of the bare clone `repo`.
+
+    Rejected members (symlinks, submodules, bad paths, the member that hit a cap) go to `rejected`.
 
     Caps act as for an archive: a file over max_file_bytes is hashed whole but keeps no bytes; hitting
     max_members or max_total_bytes stops the read (`too_many_members` / `bomb`, as iter_archive).

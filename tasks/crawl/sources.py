@@ -1,4 +1,4 @@
-"""Source specs (what to crawl) and how each kind is turned into an archive or a directory.
+"""Source specs (what to crawl) and how each kind is turned into an archive, a git commit or a directory.
 
 A spec is a small dict from params.yaml or the manifest: `{type: pypi|npm, name, version}`,
 `{type: git, url, rev?, before?, name?}` or `{type: local, path, name?}`, plus optional metadata
