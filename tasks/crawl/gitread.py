@@ -97,6 +97,8 @@ def list_tree(env: dict[str, str], sha: str, timeout: float) -> list[_Entry]:
                              timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise SourceError(f"git ls-tree: timed out after {timeout}s") from exc
+    except OSError as exc:
+        raise SourceError(f"git ls-tree: {exc}") from exc
     if out.returncode != 0:
         msg = out.stderr.decode("utf-8", "replace").strip().splitlines()
         raise SourceError(f"git ls-tree: {msg[-1] if msg else f'exit {out.returncode}'}")
@@ -133,8 +135,12 @@ class _CatFile:
 
     def __init__(self, env: dict[str, str], oids: list[str], timeout: float):
         self.errors = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.errors, env=env)
+        try:
+            self.proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=self.errors, env=env)
+        except OSError as exc:
+            self.errors.close()
+            raise SourceError(f"git cat-file: {exc}") from exc
         self.timer = threading.Timer(timeout, self.proc.kill)
         self.timer.start()
         self.timeout = timeout
