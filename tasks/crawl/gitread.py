@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import IO, NamedTuple
 
 from tasks.crawl.extract import ArchiveFile, Limits, Rejection, _Reader, _Stop
-from tasks.crawl.sources import _GIT_ENV, SourceError
+from tasks.crawl.sources import _GIT_ENV, SourceError, git_bytes
 
 MISSING_BLOB = "missing_blob"  # the blob is absent from the object store (damaged or partial clone)
 TOO_LARGE = "too_large"        # omitted by the clone's size filter: its size is over max_file_bytes
@@ -92,18 +92,9 @@ def object_view(repo: str, sha: str) -> Iterator[dict[str, str]]:
 
 def list_tree(env: dict[str, str], sha: str, timeout: float) -> list[_Entry]:
     """Every non-tree entry of the commit's tree, in git's tree order (what `git archive` walks)."""
-    try:
-        out = subprocess.run(["git", "ls-tree", "-r", "-z", "--full-tree", sha], capture_output=True, env=env,
-                             timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise SourceError(f"git ls-tree: timed out after {timeout}s") from exc
-    except OSError as exc:
-        raise SourceError(f"git ls-tree: {exc}") from exc
-    if out.returncode != 0:
-        msg = out.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise SourceError(f"git ls-tree: {msg[-1] if msg else f'exit {out.returncode}'}")
+    listing = git_bytes(["ls-tree", "-r", "-z", "--full-tree", sha], env=env, timeout=timeout)
     entries = []
-    for record in out.stdout.split(b"\0"):
+    for record in listing.split(b"\0"):
         if not record:
             continue
         meta, _, name = record.partition(b"\t")

@@ -292,10 +292,12 @@ def npm_artifact(name: str, version: str, client: HttpClient, registry: str | No
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
 
 
-def _git(args: list[str], *, cwd: str | None = None, timeout: float = 600) -> str:
-    env = {**os.environ, **_GIT_ENV}
+def git_bytes(args: list[str], *, cwd: str | None = None, timeout: float = 600,
+              env: dict[str, str] | None = None) -> bytes:
+    """stdout of `git <args>`; a SourceError naming the subcommand and git's last words on failure."""
     try:
-        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=timeout, env=env, check=False)
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=timeout,
+                             env=env or {**os.environ, **_GIT_ENV}, check=False)
     except subprocess.TimeoutExpired as exc:
         raise SourceError(f"git {args[0]}: timed out after {timeout}s") from exc
     except OSError as exc:
@@ -303,7 +305,11 @@ def _git(args: list[str], *, cwd: str | None = None, timeout: float = 600) -> st
     if out.returncode != 0:
         msg = out.stderr.decode("utf-8", "replace").strip().splitlines()
         raise SourceError(f"git {args[0]}: {msg[-1] if msg else f'exit {out.returncode}'}")
-    return out.stdout.decode("utf-8", "replace").strip()
+    return out.stdout
+
+
+def _git(args: list[str], *, cwd: str | None = None, timeout: float = 600) -> str:
+    return git_bytes(args, cwd=cwd, timeout=timeout).decode("utf-8", "replace").strip()
 
 
 def _git_url(url: str) -> str:
