@@ -37,6 +37,7 @@ class Config:
     backoff_max_s: float = 30.0
     max_fetch_s: float = 300.0
     on_truncated: str = "drop"   # a source over an archive cap: drop (quarantined, reason truncated) | keep (flagged)
+    git_blob_filter: bool = False  # partial clones of git remotes: blobs over max_file_bytes never downloaded
     seed: int = 0
     cache_dir: str = ".cache/crawl"
     github: GithubConfig = field(default_factory=GithubConfig)
@@ -50,7 +51,7 @@ class Config:
         """The settings that shape what a source yields (the key of its cached crawl)."""
         return {"max_file_bytes": self.max_file_bytes, "max_archive_members": self.max_archive_members,
                 "max_total_bytes": self.max_total_bytes, "max_ratio": self.max_ratio,
-                "on_truncated": self.on_truncated}
+                "on_truncated": self.on_truncated, "git_blob_filter": self.git_blob_filter}
 
     def fetch_policy(self) -> FetchPolicy:
         return FetchPolicy(timeout_s=self.timeout_s, retries=self.retries, backoff_base_s=self.backoff_base_s,
@@ -121,6 +122,7 @@ def config_from_params(section: dict[str, Any]) -> Config:
         backoff_max_s=float(number(p, "crawl.backoff_max_s", lo=0, default=Config.backoff_max_s)),
         max_fetch_s=float(number(p, "crawl.max_fetch_s", lo=0, lo_open=True, default=Config.max_fetch_s)),
         on_truncated=choice(p, "crawl.on_truncated", ("drop", "keep"), default=Config.on_truncated),
+        git_blob_filter=get(p, "crawl.git_blob_filter", default=Config.git_blob_filter, kind=bool),
         seed=number(p, "crawl.seed", integer=True, default=Config.seed),
         cache_dir=os.fspath(cache_dir),
         github=github_config_from_params(section.get("github")),

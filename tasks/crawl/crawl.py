@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -21,6 +22,7 @@ from tasks.crawl.config import Config
 from tasks.crawl.content import decode
 from tasks.crawl.extract import ArchiveFile, Rejection, iter_archive, iter_directory
 from tasks.crawl.fetch import BlobCache, Digest, HttpClient, fetch_cached, redact
+from tasks.crawl.gitread import Unread, read_commit
 from tasks.crawl.languages import detect_language
 from tasks.crawl.sources import (
     Artifact,
@@ -101,16 +103,22 @@ def detect_license(rows: list[dict[str, Any]], declared: str | None) -> dict[str
             "evidence": list(found.evidence)[:8]}
 
 
-def _rows(repo: str, source: str, files: list[ArchiveFile], meta: dict[str, Any]) -> list[dict[str, Any]]:
+def _row(repo: str, source: str, path: str, meta: dict[str, Any], size: int | None, sha256: str | None,
+         is_binary: bool | None, content: str | None, skip_reason: str | None) -> dict[str, Any]:
+    return {"repo": repo, "source": source, "path": path, "lang": detect_language(path), "size": size,
+            "sha256": sha256, "is_binary": is_binary, "content": content, "skip_reason": skip_reason,
+            "stars": meta.get("stars"), "created_at": meta.get("created_at"), "license": meta.get("license"),
+            "version": meta.get("version")}
+
+
+def _rows(repo: str, source: str, files: list[ArchiveFile], meta: dict[str, Any],
+          unread: Sequence[Unread] = ()) -> list[dict[str, Any]]:
+    """One row per file; a file whose bytes were never read (`unread`) has size/sha256/is_binary null."""
     rows = []
     for f in files:
         dec = decode(f.data, f.head)
-        rows.append({
-            "repo": repo, "source": source, "path": f.path, "lang": detect_language(f.path),
-            "size": f.size, "sha256": f.sha256, "is_binary": dec.is_binary, "content": dec.content,
-            "skip_reason": dec.skip_reason, "stars": meta.get("stars"), "created_at": meta.get("created_at"),
-            "license": meta.get("license"), "version": meta.get("version"),
-        })
+        rows.append(_row(repo, source, f.path, meta, f.size, f.sha256, dec.is_binary, dec.content, dec.skip_reason))
+    rows.extend(_row(repo, source, u.path, meta, None, None, None, None, u.reason) for u in unread)
     rows.sort(key=lambda r: r["path"])
     return rows
 
@@ -131,6 +139,7 @@ def crawl_source(spec: dict[str, Any], cfg: Config, cache_dir: str | None = None
     """Fetch, extract and decode one source. Returns {repo, source, spec, rows, rejected, error, stats}."""
     cache_dir = cache_dir or cfg.cache_dir
     rejected: list[Rejection] = []
+    unread: list[Unread] = []  # git files whose blob is absent (kept as rows without content)
     repo = _provisional_id(spec)
     stats = {"downloaded_bytes": 0, "cache_hit": False}
     result: dict[str, Any] = {"repo": repo, "source": spec.get("type") if isinstance(spec, dict) else None,
@@ -154,11 +163,11 @@ def crawl_source(spec: dict[str, Any], cfg: Config, cache_dir: str | None = None
                 if lic:
                     meta["license"] = lic
         elif kind == "git":
-            sha, tar, created = git_snapshot(spec["url"], spec.get("rev"), spec.get("before"), cache_dir,
-                                             timeout=cfg.max_fetch_s)
-            repo = result["repo"] = repo_id(spec, sha)
-            files = list(iter_archive(tar, limits, rejected, strip_top=False))
-            meta.update({"version": sha, "created_at": created})
+            snap = git_snapshot(spec["url"], spec.get("rev"), spec.get("before"), cache_dir, timeout=cfg.max_fetch_s,
+                                blob_limit=cfg.max_file_bytes + 1 if cfg.git_blob_filter else None)
+            repo = result["repo"] = repo_id(spec, snap.sha)
+            files, unread = read_commit(snap.repo, snap.sha, limits, rejected, timeout=cfg.max_fetch_s)
+            meta.update({"version": snap.sha, "created_at": snap.created})
         else:
             files = list(iter_directory(spec["path"], limits, rejected))
         stats["downloaded_bytes"] = client.downloaded_bytes
@@ -166,7 +175,7 @@ def crawl_source(spec: dict[str, Any], cfg: Config, cache_dir: str | None = None
             if spec.get(key) is not None:
                 meta[key] = spec[key]
         meta.pop("filename", None)
-        result["rows"] = _rows(repo, kind, files, meta)
+        result["rows"] = _rows(repo, kind, files, meta, unread)
         result["license"] = detect_license(result["rows"], meta.get("license"))
         for row in result["rows"]:
             row["license"] = result["license"]["spdx"]
@@ -194,13 +203,14 @@ def summarise_source(res: dict[str, Any]) -> dict[str, Any]:
     files = size = text_files = text_bytes = 0
     for row in res["rows"]:
         files += 1
-        size += row["size"]
+        row_size = row["size"] or 0  # null: a blob never read (missing, or left out by a partial clone)
+        size += row_size
         lang = by_lang.setdefault(row["lang"] or "unknown", {"files": 0, "bytes": 0})
         lang["files"] += 1
-        lang["bytes"] += row["size"]
+        lang["bytes"] += row_size
         if row["content"] is not None:
             text_files += 1
-            text_bytes += row["size"]
+            text_bytes += row_size
         else:
             skipped[row["skip_reason"]] += 1
     return {
@@ -221,7 +231,7 @@ def crawl_source_files(inputs: tuple[str, ...], outs: dict[str, str], spec: dict
     cut = truncation(res["rejected"])
     if cut and not res["error"]:
         res["truncated"] = {"reason": cut, "files_read": len(res["rows"]),
-                            "bytes_read": sum(r["size"] for r in res["rows"])}
+                            "bytes_read": sum(r["size"] or 0 for r in res["rows"])}
         if cfg.on_truncated == "drop":
             res["error"] = (f"truncated: {cut} after {len(res['rows'])} files, {res['truncated']['bytes_read']} bytes "
                             "(crawl.on_truncated: drop)")

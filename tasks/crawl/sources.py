@@ -1,4 +1,4 @@
-"""Source specs (what to crawl) and how each kind is turned into an archive or a directory.
+"""Source specs (what to crawl) and how each kind is turned into an archive, a git commit or a directory.
 
 A spec is a small dict from params.yaml or the manifest: `{type: pypi|npm, name, version}`,
 `{type: git, url, rev?, before?, name?}` or `{type: local, path, name?}`, plus optional metadata
@@ -292,10 +292,12 @@ def npm_artifact(name: str, version: str, client: HttpClient, registry: str | No
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
 
 
-def _git(args: list[str], *, cwd: str | None = None, timeout: float = 600, binary: bool = False) -> Any:
-    env = {**os.environ, **_GIT_ENV}
+def git_bytes(args: list[str], *, cwd: str | None = None, timeout: float = 600,
+              env: dict[str, str] | None = None) -> bytes:
+    """stdout of `git <args>`; a SourceError naming the subcommand and git's last words on failure."""
     try:
-        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=timeout, env=env, check=False)
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=timeout,
+                             env=env or {**os.environ, **_GIT_ENV}, check=False)
     except subprocess.TimeoutExpired as exc:
         raise SourceError(f"git {args[0]}: timed out after {timeout}s") from exc
     except OSError as exc:
@@ -303,22 +305,48 @@ def _git(args: list[str], *, cwd: str | None = None, timeout: float = 600, binar
     if out.returncode != 0:
         msg = out.stderr.decode("utf-8", "replace").strip().splitlines()
         raise SourceError(f"git {args[0]}: {msg[-1] if msg else f'exit {out.returncode}'}")
-    return out.stdout if binary else out.stdout.decode("utf-8", "replace").strip()
+    return out.stdout
+
+
+def _git(args: list[str], *, cwd: str | None = None, timeout: float = 600) -> str:
+    return git_bytes(args, cwd=cwd, timeout=timeout).decode("utf-8", "replace").strip()
 
 
 def _git_url(url: str) -> str:
     return file_url_path(url) if url.startswith("file:") else url
 
 
-def git_mirror(url: str, cache_dir: str, timeout: float) -> str:
-    """A bare clone of `url` under the cache (cloned once; concurrent clones race safely)."""
+def _is_local(src: str) -> bool:
+    """A path (not a URL, not scp-like host:path): cloned by copying, so a --filter has no effect."""
+    return "://" not in src and ":" not in src.split("/", 1)[0]
+
+
+class GitSnapshot(NamedTuple):
+    repo: str  # the cached bare clone
+    sha: str  # the commit
+    created: str | None  # repo created_at: the earliest root commit's committer date
+
+
+def git_mirror(url: str, cache_dir: str, timeout: float, blob_limit: int | None = None) -> str:
+    """A bare clone of `url` under the cache (cloned once; concurrent clones race safely).
+
+    With `blob_limit`, a remote is cloned partially (`--filter=blob:limit=<n>`: blobs of n bytes or
+    more are never downloaded) into a mirror of its own, so a full mirror never lacks a blob. A local
+    path or bundle cannot filter (git copies it whole) and shares the full mirror. A file:// URL keeps
+    its transport for the filter to apply (git serves it with upload-pack, `uploadpack.allowFilter`).
+    """
+    src, key, args = _git_url(url), url, ["clone", "--quiet", "--bare"]
+    remote = url.startswith("file://") or not (url.startswith("file:") or _is_local(url))
+    if blob_limit is not None and remote:
+        src, key = url, f"{url}\n--filter=blob:limit={blob_limit}"
+        args.append(f"--filter=blob:limit={blob_limit}")
     root = Path(cache_dir) / "git"
     root.mkdir(parents=True, exist_ok=True)
-    target = root / (sha256_hex(url.encode("utf-8"))[:24] + ".git")
+    target = root / (sha256_hex(key.encode("utf-8"))[:24] + ".git")
     if not (target / "HEAD").exists():
         tmp = tempfile.mkdtemp(prefix=".clone-", dir=root)
         try:
-            _git(["clone", "--quiet", "--bare", "--", _git_url(url), tmp], timeout=timeout)
+            _git([*args, "--", src, tmp], timeout=timeout)
             try:
                 os.replace(tmp, target)
             except OSError:  # another worker finished first
@@ -339,20 +367,20 @@ def _resolve_rev(repo: str, rev: str | None, before: str | None) -> str:
 
 
 def git_snapshot(url: str, rev: str | None, before: str | None, cache_dir: str,
-                 timeout: float = 600) -> tuple[str, bytes, str | None]:
-    """(commit sha, `git archive` tar bytes, repo created_at from its first commit).
+                 timeout: float = 600, blob_limit: int | None = None) -> GitSnapshot:
+    """The commit to crawl and the repo's created_at; its files are read by `gitread.read_commit`.
 
     A rev already present in the cached clone is used without touching the network; pin a sha
-    (or a date with `before`) for reproducible snapshots.
+    (or a date with `before`) for reproducible snapshots. Only commits are read here: in a partial
+    clone nothing of this needs a blob, so nothing is fetched lazily.
     """
-    repo = git_mirror(url, cache_dir, timeout)
+    repo = git_mirror(url, cache_dir, timeout, blob_limit)
     try:
         sha = _resolve_rev(repo, rev, before)
     except SourceError:
         _git(["fetch", "--quiet", "--tags", "--force", "origin", "+refs/heads/*:refs/heads/*"], cwd=repo,
              timeout=timeout)
         sha = _resolve_rev(repo, rev, before)
-    tar = _git(["archive", "--format=tar", sha], cwd=repo, timeout=timeout, binary=True)
     roots = _git(["log", "--max-parents=0", "--format=%cI", sha], cwd=repo).split()
     created = min(roots, key=lambda s: _dt.datetime.fromisoformat(s)) if roots else None
-    return sha, tar, created
+    return GitSnapshot(repo, sha, created)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
+import subprocess
 import tarfile
 import threading
 import time
@@ -10,6 +12,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -92,3 +95,29 @@ def make_tar(files: dict[str, bytes], *, mode: str = "w:gz") -> bytes:
             info.mtime = 0
             tf.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def git(repo: str | os.PathLike, *args: str, date: str | None = None) -> str:
+    """Run git in `repo` with a fixed identity and no user/system config; its stdout, stripped."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@x", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    if date:
+        env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def git_repo_with(root: Path, files: dict[str, bytes], *, symlinks: dict[str, str] | None = None,
+                  executable: tuple[str, ...] = ()) -> tuple[Path, str]:
+    """A one-commit repository at `root` holding `files` (+ symlinks name -> target); (path, commit sha)."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+        if name in executable:
+            (root / name).chmod(0o755)
+    for name, target in (symlinks or {}).items():
+        os.symlink(target, root / name)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "snapshot", date="2022-06-01T12:00:00+00:00")
+    return root, git(root, "rev-parse", "HEAD")

@@ -35,6 +35,7 @@ def test_inline_sources_and_values():
                               "cache_dir": "/tmp/c", "retries": 0})
     assert cfg.sources == ({"type": "local", "path": "/x"},) and cfg.manifest is None
     assert (cfg.on_truncated, cfg.max_ratio, cfg.cache_dir, cfg.retries) == ("keep", 20.0, "/tmp/c", 0)
+    assert not cfg.git_blob_filter and config_from_params({"git_blob_filter": True}).output_params()["git_blob_filter"]
 
 
 @pytest.mark.parametrize("section,key", [
@@ -51,6 +52,7 @@ def test_inline_sources_and_values():
     ({"sources": [], "manifest": "m.yaml"}, "crawl.sources"),
     ({"manifest": "/nonexistent/manifest.yaml"}, "crawl.manifest"),
     ({"github": {"enabled": "yes"}}, "crawl.github.enabled"),
+    ({"git_blob_filter": "yes"}, "crawl.git_blob_filter"),
 ])
 def test_invalid_values_name_their_key(section, key):
     with pytest.raises(ParamError) as err:

@@ -6,10 +6,9 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 
 import pytest
-from crawl_testutil import Reply, make_tar
+from crawl_testutil import Reply, git, make_tar
 
 from tasks.common.params import ParamError
 from tasks.crawl import sources
@@ -195,33 +194,25 @@ def test_npm_shasum_is_used_without_integrity(server):
 
 # ------------------------------------------------------------------ git
 
-def _git(repo, *args, date=None):
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@x", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-    if date:
-        env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
-    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def git_repo(tmp_path):
     if not shutil.which("git"):
         pytest.skip("git not installed")
     repo = tmp_path / "origin" / "demo"
     repo.mkdir(parents=True)
-    _git(repo, "init", "-q", "-b", "main")
+    git(repo, "init", "-q", "-b", "main")
     (repo / "a.py").write_text("print('v1')\n")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "one", date="2022-06-01T12:00:00+00:00")
-    first = _git(repo, "rev-parse", "HEAD")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "one", date="2022-06-01T12:00:00+00:00")
+    first = git(repo, "rev-parse", "HEAD")
     (repo / "a.py").write_text("print('v2')\n")
     (repo / "lib").mkdir()
     (repo / "lib" / "b.go").write_text("package lib\n")
     os.symlink("a.py", repo / "alias.py")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "two", date="2023-03-01T12:00:00+00:00")
-    _git(repo, "tag", "v2")
-    return repo, first, _git(repo, "rev-parse", "HEAD")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "two", date="2023-03-01T12:00:00+00:00")
+    git(repo, "tag", "v2")
+    return repo, first, git(repo, "rev-parse", "HEAD")
 
 
 def test_git_rev_and_before_and_created_at(git_repo, tmp_path):
