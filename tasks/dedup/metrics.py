@@ -32,11 +32,13 @@ def aggregate(runs: dict[str, Any], cfg: Config) -> dict[str, Any]:
     bytes_in = _sum(apply_stats, "bytes_in")
     bytes_out = _sum(apply_stats, "bytes_out")
     files_in = _sum(apply_stats, "files_in")
-    content_in = _sum(signature_stats, "bytes") + _sum(apply_stats, "exact_bytes")
+    content_in = sum(int(v["bytes"]) for s in apply_stats for v in (s.get("mix_in") or {}).values())
     sig_seconds = sum(float(s.get("seconds") or 0.0) for s in signature_stats)
     sig_bytes = _sum(signature_stats, "bytes")
     bands, rows = cfg.lsh
-    exact_files, exact_bytes = _sum(apply_stats, "exact_files"), _sum(apply_stats, "exact_bytes")
+    # the exact step's own counts: every copy it found, in the whole corpus (apply removes fewer where a
+    # near-duplicate repository goes whole)
+    exact_files, exact_bytes = _sum(summaries("groups"), "files_dropped"), _sum(summaries("groups"), "bytes_dropped")
     near_files, near_bytes = _sum(apply_stats, "near_files"), _sum(apply_stats, "near_bytes")
     metrics: dict[str, Any] = {
         "granularity": cfg.granularity,
@@ -56,7 +58,8 @@ def aggregate(runs: dict[str, Any], cfg: Config) -> dict[str, Any]:
                   "files_hashed": _sum(summaries("hashes"), "hashed"), "files_short": _sum(summaries("hashes"), "short"),
                   "groups": _sum(summaries("groups"), "groups"), "files_dropped": exact_files,
                   "bytes_dropped": exact_bytes, "file_share": _share(exact_files, files_in),
-                  "byte_share": _share(exact_bytes, content_in)},
+                  "byte_share": _share(exact_bytes, content_in),
+                  "files_removed": _sum(apply_stats, "exact_files"), "bytes_removed": _sum(apply_stats, "exact_bytes")},
         "near": {"granularity": cfg.granularity, "docs": _sum(signature_stats, "docs"),
                  "docs_dropped": cluster_stats.get("repos_dropped", 0),
                  "files_dropped": near_files, "bytes_dropped": near_bytes},

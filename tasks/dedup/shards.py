@@ -164,6 +164,7 @@ def apply_shard(in_path: str | Path, out_path: str | Path, drop_repos: Iterable[
     repos_in: set[str] = set()
     repos_out: set[str] = set()
     mix: dict[str, Any] = {}
+    mix_in: dict[str, Any] = {}
 
     def _bytes(t: pa.Table) -> int:
         if "size" in t.column_names:
@@ -215,6 +216,7 @@ def apply_shard(in_path: str | Path, out_path: str | Path, drop_repos: Iterable[
             repos_out.update(r for r in kept.column("repo").to_pylist() if r is not None)
             if "langs" in kept.column_names and "contents" in kept.column_names:
                 add_mix(mix, language_mix(kept))
+                add_mix(mix_in, language_mix(table))
     return {"shard": Path(in_path).name, **stats, "repos_in": len(repos_in), "repos_out": len(repos_out),
             "repos_dropped": len(repos_in) - len(repos_out), "bytes_dropped": stats["bytes_in"] - stats["bytes_out"],
-            "mix": dict(sorted(mix.items()))}
+            "mix": dict(sorted(mix.items())), "mix_in": dict(sorted(mix_in.items()))}

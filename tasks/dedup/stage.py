@@ -70,7 +70,10 @@ def run_dedup(ordered: Sequence[str | Path], sig_dir: str | Path, out_dir: str |
                                 groups_job, cfg, desc="exact-groups", per_job=route_ranges(n_groups))
         exact_files = cached(runs["groups"], "groups", "dropped")
         exact_keys = _keys(runs["groups"])
-    sigs = runner([Job(step("signatures"), p.stem, salt, inputs=(str(p),), extra=exact_keys, reads=exact_files,
+    # A repository is compared whole, as it was crawled (the paper's unit: a fork whose shared files are
+    # exact copies is still the fork); a file already dropped as an exact copy needs no near-dedup.
+    near_skip, near_keys = (exact_files, exact_keys) if cfg.granularity == "file" else ((), "")
+    sigs = runner([Job(step("signatures"), p.stem, salt, inputs=(str(p),), extra=near_keys, reads=near_skip,
                        outputs={"signatures": sig_paths[i], "bands": None}, cache=cache) for i, p in enumerate(parts)],
                   signatures_job, cfg, desc="signatures")
     n_ranges = reducers_for(sum(s["band_rows"] for s in sigs.summaries), BAND_ROW_BYTES, target_bytes)
@@ -81,7 +84,7 @@ def run_dedup(ordered: Sequence[str | Path], sig_dir: str | Path, out_dir: str |
     verify = runner([Job(step("verify"), p.stem, salt, extra=f"{i}\n{_keys(cand)}\n{_keys(sigs)}",
                          reads=cached(cand, "candidates", "pairs"), outputs={"similar": None}, cache=cache)
                      for i, p in enumerate(parts)],
-                    verify_job, sig_paths, [str(p) for p in parts], exact_files, cfg, desc="verify",
+                    verify_job, sig_paths, [str(p) for p in parts], near_skip, cfg, desc="verify",
                     per_job=[(i,) for i in range(len(parts))])
     comp = runner([Job(step("components"), "clusters", salt, extra=_keys(verify),
                        reads=cached(verify, "verify", "similar"), outputs={"clusters": None, "drops": None},

@@ -40,7 +40,7 @@ HTML_VISIBLE_TEXT = "html_visible_text"
 JSON_YAML_SIZE = "json_yaml_size"
 NO_CONTENT = "no_content"
 LICENSE_POLICY = "license_policy"  # the repository's licence is refused by filter.licenses (all its files)
-SKIP_REASONS = ("binary", "invalid_utf8", "too_large", "missing_blob", "scan_error")
+SKIP_REASONS = ("binary", "invalid_utf8", "too_large", "missing_blob")
 
 # Rule order for files with content (after the content and language checks).
 RULE_ORDER = (UNSUPPORTED_LANGUAGE, AVG_LINE_LENGTH, MAX_LINE_LENGTH, ALPHA_FRACTION, XML_HEADER,

@@ -101,6 +101,7 @@ def build_report(root: str = ".", out: str = "reports/index.html", cfg: Config |
         sections.languages_section(mix, pass_rates, cfg.top_languages),
         sections.drops_section(drops, inputs, cfg.max_rows),
         sections.dedup_section(inputs, clusters, sizes, cfg.max_rows),
+        sections.governance_section(inputs),
         sections.training_section(loss, val, lr, inputs, cfg.live_dir),
         sections.eval_section(inputs),
         sections.links_section(docs_href, cfg.data_docs, f"{ui}/runs" if ui else None, _gates(inputs)),

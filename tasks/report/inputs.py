@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 
 # metrics/<file>.json in pipeline order; `eval` is the evaluate stage's file name
-STAGES = ("crawl", "filter", "order", "dedup", "quality", "tokenizer", "pack", "pretrain", "eval")
+STAGES = ("crawl", "filter", "redact", "order", "dedup", "quality", "tokenizer", "pack", "pretrain", "eval")
 UNKNOWN = "unknown"
 # stages whose metrics carry the language mix of the samples they wrote (`mix`)
 SAMPLE_STAGES = ("order", "dedup", "quality")

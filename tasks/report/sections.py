@@ -120,6 +120,52 @@ def drops_section(drops: list[dict[str, Any]], inputs: Inputs, max_rows: int) ->
     return Section("drops", "Drop reasons", status, lead + "".join(parts), "Drops")
 
 
+# ------------------------------------------------------------------ governance
+def governance_section(inputs: Inputs) -> Section:
+    """Beyond the paper: licences and the policy's drops (crawl, filter), secrets and personal data
+    redacted (redact), exact and near duplicates by granularity (dedup)."""
+    crawl, filt, red, dd = (inputs.m(s) for s in ("crawl", "filter", "redact", "dedup"))
+    if not any((crawl, filt, red, dd)):
+        return Section("governance", "Governance", "missing", missing("crawl", "metrics/crawl.json"), "Governance")
+    body, present = [], 0
+    lic = dig(crawl, "licenses")
+    if isinstance(lic, dict):
+        present += 1
+        cats = lic.get("by_category") or {}
+        rows = [[escape(c), escape(svg.fmt_int(num(n)))] for c, n in sorted(cats.items(), key=lambda kv: -kv[1])]
+        same, covers = num(lic.get("agreement_same")), num(lic.get("agreement_covers"))
+        policy = dig(filt, "license_policy") or {}
+        body.append("<h3>Licences (repositories)</h3>" + table([("category", False), ("repositories", True)], rows)
+                    + f'<p class="note">Detection vs the registry\'s declared licence, over '
+                    f"{escape(svg.fmt_int(num(lic.get('declared_and_detected'))))} repositories: same licences "
+                    f"{escape(svg.fmt_pct(same) if same is not None else '–')}, files naming every declared one "
+                    f"{escape(svg.fmt_pct(covers) if covers is not None else '–')}. Policy drops: "
+                    f"{escape(svg.fmt_int(num(policy.get('repos_dropped'))))} repositories; opted out at crawl: "
+                    f"{escape(svg.fmt_int(num(crawl.get('opted_out'))))}.</p>")
+    if isinstance(red, dict):
+        present += 1
+        rows = [[escape(t), escape(svg.fmt_int(num(n)))] for t, n in (red.get("by_type") or {}).items()]
+        body.append("<h3>Secrets and personal data redacted</h3>"
+                    + table([("type", False), ("findings", True)], rows)
+                    + f'<p class="note">{escape(svg.fmt_int(num(red.get("files_redacted"))))} of '
+                    f'{escape(svg.fmt_int(num(red.get("files"))))} files changed; a rescan of the redacted text found '
+                    f'{escape(svg.fmt_int(num(red.get("residual"))))}. Types and positions only: values are never '
+                    "recorded.</p>")
+    exact, near = dig(dd, "exact"), dig(dd, "near")
+    if isinstance(exact, dict) and isinstance(near, dict):
+        present += 1
+        rows = [["exact copies (files)", escape(svg.fmt_int(num(exact.get("files_dropped")))),
+                 escape(svg.fmt_pct(num(exact.get("file_share")) or 0.0)),
+                 escape(svg.fmt_bytes(num(exact.get("bytes_dropped"))))],
+                [f"near duplicates ({escape(str(near.get('granularity')))} level)",
+                 escape(svg.fmt_int(num(near.get("docs_dropped")))), "–",
+                 escape(svg.fmt_bytes(num(dd.get("bytes_dropped"))))]]
+        body.append("<h3>Duplicates</h3>" + table([("what", False), ("dropped", True), ("share of files", True),
+                                                  ("bytes", True)], rows, raw=True))
+    status = "ok" if present == 3 else ("partial" if present else "missing")
+    return Section("governance", "Governance: licences, secrets, duplicates", status, "".join(body), "Governance")
+
+
 # ------------------------------------------------------------------ dedup
 def dedup_section(inputs: Inputs, head: tuple[list[dict[str, Any]], int] | None, sizes: list[dict[str, Any]],
                   max_rows: int) -> Section:

@@ -15,7 +15,7 @@ from tests.e2e.test_repro_pipeline import corpus_params
 from tests.support.project import dvc, make_project
 from tests.support.corpus import make_git_corpus
 
-DATA_STAGES = ["crawl", "filter", "order", "dedup", "quality", "tokenizer", "pack"]
+DATA_STAGES = ["crawl", "filter", "redact", "order", "dedup", "quality", "tokenizer", "pack"]
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # every partition job of the data stages runs in the one Prefect task `partition` (named stage/partition
 # in the UI): on the cluster, all of them ran on its workers; the tokenizer trains in the flow's process
-PARTITION_STAGES = ["crawl", "filter", "order", "dedup", "quality", "pack"]
+PARTITION_STAGES = ["crawl", "filter", "redact", "order", "dedup", "quality", "pack"]
 
 
 def _cluster_counts(address: str) -> tuple[dict[str, int], set[str]]:

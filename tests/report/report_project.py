@@ -16,7 +16,7 @@ import pyarrow as pa
 from tasks.common.io import shard_name, write_parquet
 from tasks.common.mix import language_mix, merge_mix
 
-ALL = ("crawl", "filter", "order", "dedup", "quality", "pack", "pretrain", "eval", "docs")
+ALL = ("crawl", "filter", "redact", "order", "dedup", "quality", "pack", "pretrain", "eval", "docs")
 LANGS = ("Python", "C", "Rust", "JavaScript", "Go")
 SNIPPETS = {
     "Python": "def f(x):\n    return x + 1  # café\n",
@@ -67,7 +67,9 @@ def make_project(root: Path, stages: tuple[str, ...] = ALL, seed: int = 0) -> di
     by_lang["unknown"] = {"files": 7, "bytes": 12_345}
     if "crawl" in stages:
         crawl = {"by_language": by_lang, "files": sum(v["files"] for v in by_lang.values()),
-                 "bytes": sum(v["bytes"] for v in by_lang.values()), "repos": 12, "failures": []}
+                 "bytes": sum(v["bytes"] for v in by_lang.values()), "repos": 12, "failures": [], "opted_out": 1,
+                 "licenses": {"by_category": {"permissive": 10, "non_permissive": 1, "no_license": 1},
+                              "declared_and_detected": 10, "agreement_same": 0.9, "agreement_covers": 1.0}}
         _dump(metrics / "crawl.json", crawl)
         wrote["crawl"] = crawl
     if "filter" in stages:
@@ -85,9 +87,15 @@ def make_project(root: Path, stages: tuple[str, ...] = ALL, seed: int = 0) -> di
         filt = {"by_language": f_lang, "drops": drops, "bytes_in": bi, "bytes_kept": bk,
                 "files_in": sum(v["files_in"] for v in f_lang.values()),
                 "files_kept": sum(v["files_kept"] for v in f_lang.values()),
-                "pass_rate_bytes": round(bk / bi, 6), "pass_rate_files": 0.7}
+                "pass_rate_bytes": round(bk / bi, 6), "pass_rate_files": 0.7,
+                "license_policy": {"repos_dropped": 1, "by_license": {"GPL-3.0-only": 1}}}
         _dump(metrics / "filter.json", filt)
         wrote["filter"] = filt
+    if "redact" in stages:
+        redact = {"files": 120, "files_redacted": 4, "residual": 0,
+                  "by_type": {"KEY": 2, "PASSWORD": 1, "EMAIL": 3, "IP_ADDRESS": 0}}
+        _dump(metrics / "redact.json", redact)
+        wrote["redact"] = redact
     if "order" in stages:
         ordered = _samples(rng, 12)
         mix = _write_samples(root / "data" / "ordered", ordered)
@@ -121,7 +129,9 @@ def make_project(root: Path, stages: tuple[str, ...] = ALL, seed: int = 0) -> di
                  "bytes_dropped": sum(r["size"] for r in ordered if r["repo"] in dropped), "threshold": 0.85,
                  "cluster_sizes": {"2": 1, "3": 1}, "gate": {"passed": True, "dropped_share": [0.0, 0.3]},
                  "dropped": [{"cluster": c["cluster"], "repo": c["repo"], "size": 1234} for c in clusters
-                             if not c["kept"]], "mix": mix}
+                             if not c["kept"]], "mix": mix,
+                 "exact": {"files_dropped": 5, "file_share": 0.04, "bytes_dropped": 4000},
+                 "near": {"granularity": "repo", "docs_dropped": len(dropped)}}
         _dump(metrics / "dedup.json", dedup)
         wrote["dedup"], wrote["clusters"], wrote["deduped_rows"] = dedup, clusters, deduped
     if "quality" in stages:

@@ -38,7 +38,7 @@ def test_full_report_renders_charts_and_tables_without_errors(browser, tmp_path,
     for c in charts:
         assert c["w"] > 200 and c["h"] > 40 and c["marks"] > 0, c
     statuses = page.evaluate("[...document.querySelectorAll('section')].map(s => s.dataset.status)")
-    assert len(statuses) == 7 and "missing" not in statuses
+    assert len(statuses) == 8 and "missing" not in statuses
     rows = page.evaluate("document.querySelectorAll('#dedup tbody tr').length")
     assert rows == len(wrote["clusters"])
     bench_rows = page.evaluate("document.querySelectorAll('#eval table')[1].querySelectorAll('tbody tr').length")

@@ -14,7 +14,7 @@ from report_project import ALL, make_project
 from tasks.report import aggregate, build_report
 from tasks.report.config import Config
 
-SECTIONS = {"funnel", "languages", "drops", "dedup", "training", "eval", "links"}
+SECTIONS = {"funnel", "languages", "drops", "dedup", "governance", "training", "eval", "links"}
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

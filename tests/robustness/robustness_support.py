@@ -12,7 +12,7 @@ import yaml
 
 from tests.support.project import deep_update, project_env
 
-DATA_STAGES = ["crawl", "filter", "order", "dedup", "quality"]
+DATA_STAGES = ["crawl", "filter", "redact", "order", "dedup", "quality"]
 
 
 def tiny_params(specs: list[dict], cache: Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_upstream_stages_come_from_dvc_yaml() -> None:
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    assert audit.with_upstream(stages, ["dedup"]) == ["crawl", "filter", "order", "dedup"]
+    assert audit.with_upstream(stages, ["dedup"]) == ["crawl", "filter", "redact", "order", "dedup"]
     assert audit.with_upstream(stages, ["filter"]) == ["crawl", "filter"]
     with pytest.raises(SystemExit):
         audit.with_upstream(stages, ["nope"])
@@ -56,7 +56,7 @@ def test_audit_data_stages_are_reproducible(tmp_path: Path, prefect_api_url: str
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     rows = json.loads(rows_path.read_text())
     stages = {r["stage"] for r in rows}
-    assert stages == {"crawl", "filter", "order", "dedup", "quality"}
+    assert stages == {"crawl", "filter", "redact", "order", "dedup", "quality"}
     assert all(r["identical"] and r["hash_a"] for r in rows)
     assert {"data/raw", "data/filtered", "data/ordered", "data/deduped", "data/clean"} <= {r["path"] for r in rows}
     assert "identical" in proc.stdout and "reproducible" in proc.stdout

@@ -66,7 +66,7 @@ def test_hostile_corpus_runs_through_data_stages(tmp_path: Path, prefect_api_url
     (home / ".gitconfig").write_text("[user]\n\tname = t\n\temail = t@example.invalid\n")
     before_home = sorted(os.listdir(home))
     p = make_project(tmp_path / "p", tiny_params(specs, tmp_path / "cache"),
-                     stages=["crawl", "filter", "order", "dedup", "quality"])
+                     stages=["crawl", "filter", "redact", "order", "dedup", "quality"])
     env = project_env(p)
     env.update(HOME=str(home), TMPDIR=str(tmpdir), XDG_CACHE_HOME=str(home / ".cache"),
                XDG_CONFIG_HOME=str(home / ".config"))

@@ -22,7 +22,7 @@ from tests.support.corpus import make_git_corpus
 from tests.support.project import dvc, lock_hashes, make_project, project_env
 
 pytestmark = pytest.mark.soak
-STAGES = ["crawl", "filter", "order", "dedup"]
+STAGES = ["crawl", "filter", "redact", "order", "dedup"]
 SEED = 20240114
 
 

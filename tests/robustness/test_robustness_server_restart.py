@@ -24,7 +24,7 @@ from tests.support.project import dvc, lock_hashes, make_project, project_env
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.soak
-STAGES = ["crawl", "filter", "order"]
+STAGES = ["crawl", "filter", "redact", "order"]
 
 
 def _flow_run_states(url: str) -> dict[str, list[str]]:
