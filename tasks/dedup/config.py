@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from expectations.baseline import POLICY_KEYS, GatePolicy, policy_from_params
 from tasks.common.params import ParamError, checked_section
 
 SECTION = "dedup"
@@ -33,6 +34,7 @@ class Config:
     max_bucket: int = 100             # an LSH bucket with more repos (forks) gives a star + chain, not all pairs
     exact_max_bytes: int = 64 << 20   # verify=exact: repos bigger than this are judged by their estimate
     gate_dropped_share: tuple[float, float] = (0.0, 0.5)
+    gate_policy: GatePolicy = GatePolicy()  # gate mode (enforce | warn) and drift from the accepted run
 
     @property
     def lsh(self) -> tuple[int, int]:
@@ -117,7 +119,7 @@ def _gate(raw: Any) -> tuple[float, float]:
         return Config().gate_dropped_share
     if not isinstance(raw, dict):
         raise ParamError(f"{SECTION}.gate: expected a mapping, got {raw!r}")
-    unknown = sorted(set(raw) - {"dropped_share"})
+    unknown = sorted(set(raw) - {"dropped_share", *POLICY_KEYS})
     if unknown:
         raise ParamError(f"{SECTION}.gate.{unknown[0]}: unknown key")
     bounds = raw.get("dropped_share", list(Config().gate_dropped_share))
@@ -158,4 +160,5 @@ def config_from_params(section: dict[str, Any]) -> Config:
                   rank=_rank(section.get("rank")),
                   max_bucket=_number(section, "max_bucket", d.max_bucket, integer=True, lo=2),
                   exact_max_bytes=_number(section, "exact_max_bytes", d.exact_max_bytes, integer=True, lo=1),
-                  gate_dropped_share=_gate(section.get("gate")))
+                  gate_dropped_share=_gate(section.get("gate")),
+                  gate_policy=policy_from_params(SECTION, section.get("gate")))
