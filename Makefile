@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install system-deps toolchains oracle profile-paper run test soak bench bench-scaling bench-github audit server stop
+.PHONY: install system-deps toolchains oracle profile-paper run test soak bench bench-scaling bench-github audit calibrate server stop
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench-github: install
 ## Reproducibility audit: two clean runs in separate directories must give identical dvc.lock hashes.
 audit: install
 	$(PY) -m flows.audit
+
+## Gates for your own corpus (README, "Gates on your own corpus"): bands of the last accepted run into params.yaml,
+## the run snapshotted as the drift baseline, gates enforced. ARGS: warn | enforce | bands | accept, --dry-run, --margin
+calibrate: install
+	$(PY) -m flows.calibrate $(ARGS)
 
 server: install
 	$(PY) -m flows.server start

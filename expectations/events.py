@@ -1,6 +1,7 @@
 """Tell Prefect that a quality gate failed, as an event an automation can react to.
 
-The stage flow calls `emit_gate_failed(result)` before it fails the stage; `infra/automations.py`
+The stage flow calls `emit_gate_failed(result)` before it fails the stage (in warn mode too, where the stage
+goes on: the payload and the resource label `coder-pipeline.gate.mode` say which); `infra/automations.py`
 subscribes to `coder-pipeline.gate.failed` to notify someone and pause the nightly refresh, so a bad
 crawl does not keep feeding the corpus night after night. Emitting never raises: a lost notification
 must not change the stage's own outcome (the gate failure does that).
@@ -36,6 +37,7 @@ def gate_payload(result: Any, stage: str | None = None) -> dict[str, Any]:
         "gate": str(getattr(result, "name", "unknown")),
         "stage": stage,
         "success": bool(getattr(result, "success", False)),
+        "mode": str(getattr(result, "mode", "enforce")),  # warn: the stage was not failed
         "expectations": len(results),
         "failed": len(failures),
         "failures": _plain(failures[:20]),
@@ -44,10 +46,13 @@ def gate_payload(result: Any, stage: str | None = None) -> dict[str, Any]:
     }
 
 
-def resource_for(gate: str, stage: str | None = None) -> dict[str, str]:
+def resource_for(gate: str, stage: str | None = None, mode: str | None = None) -> dict[str, str]:
+    """The event's resource; `mode` (enforce / warn) is a label an automation can match on."""
     resource = {"prefect.resource.id": f"{RESOURCE_PREFIX}{gate}", "prefect.resource.name": gate}
     if stage:
         resource["coder-pipeline.stage"] = stage
+    if mode:
+        resource["coder-pipeline.gate.mode"] = mode
     return resource
 
 
@@ -76,7 +81,8 @@ def emit_gate_failed(result: Any, stage: str | None = None, wait: bool = True, t
         from prefect.events import emit_event
 
         payload = gate_payload(result, stage)
-        event = emit_event(event=EVENT, resource=resource_for(payload["gate"], stage), payload=payload)
+        event = emit_event(event=EVENT, resource=resource_for(payload["gate"], stage, payload["mode"]),
+                           payload=payload)
         if event is not None and wait and not flush(timeout_s):
             log.warning("gate event %s not confirmed sent within %.0fs", event.id, timeout_s)
         return event

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +26,32 @@ class GateResult:
     # one dict per expectation: expectation, column, condition, observed, bounds, success
     results: list[dict[str, Any]] = field(default_factory=list)
     docs_path: str | None = None
+    mode: str = "enforce"  # enforce: a failure fails the stage | warn: it is reported, the stage completes
+    notes: list[str] = field(default_factory=list)  # what the gate did not check, and why
 
     def failures(self) -> list[dict[str, Any]]:
         return [r for r in self.results if not r["success"]]
 
+    def outcome(self) -> str:
+        if not self.success:
+            return "FAILED" if self.mode == "enforce" else "FAILED (warn mode: reported, the stage goes on)"
+        return "passed" if self.results else "not checked"
+
     def summary(self) -> str:
-        lines = [f"gate {self.name}: {'passed' if self.success else 'FAILED'} "
+        lines = [f"gate {self.name}: {self.outcome()} "
                  f"({len(self.results) - len(self.failures())}/{len(self.results)} expectations met)"]
         for r in self.failures():
             where = f" where {r['condition']}" if r.get("condition") else ""
             lines.append(f"  - {r['expectation']}({r.get('column')}){where}: observed {r['observed']!r}, "
                          f"expected {r['bounds']}")
+        lines += [f"  note: {note}" for note in self.notes]
         if self.docs_path:
             lines.append(f"  Data Docs: {self.docs_path}")
         return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of the gate (reports/gates/<name>.json)."""
+        return {**asdict(self), "outcome": self.outcome()}
 
 
 class GateFailed(Exception):
@@ -51,8 +63,8 @@ class GateFailed(Exception):
 
 
 def enforce(result: GateResult) -> GateResult:
-    """Raise GateFailed when the gate failed (the flow lets it fail the stage); else return it."""
-    if not result.success:
+    """Raise GateFailed when the gate failed in enforce mode (the flow lets it fail the stage); else return it."""
+    if not result.success and result.mode != "warn":
         raise GateFailed(result)
     return result
 
@@ -157,11 +169,13 @@ def _batch_definition(ctx: Any, name: str) -> Any:
         return asset.add_batch_definition_whole_dataframe(name)
 
 
-def run_gate(name: str, df: Any, expectations: list[Any], reports_dir: str) -> GateResult:
+def run_gate(name: str, df: Any, expectations: list[Any], reports_dir: str, mode: str = "enforce",
+             notes: list[str] | tuple[str, ...] = ()) -> GateResult:
     """Validate `df` against the suite `name` (built from `expectations`) and rebuild Data Docs.
 
     `expectations`: dicts from `expectations.suites` or GX Expectation objects. The suite, validation
     definition and checkpoint are stored (add_or_update) under `<reports_dir>/gx`, named after the gate.
+    `mode` and `notes` are carried in the result (`enforce` acts on the mode).
     """
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
@@ -194,4 +208,4 @@ def run_gate(name: str, df: Any, expectations: list[Any], reports_dir: str) -> G
     localise(root / DOCS_DIR)
     index = root / DOCS_DIR / "index.html"
     return GateResult(success=bool(run.success), name=name, results=results,
-                      docs_path=str(index) if index.exists() else None)
+                      docs_path=str(index) if index.exists() else None, mode=mode, notes=list(notes))

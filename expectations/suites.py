@@ -104,3 +104,22 @@ def language_mix(share_bounds: Mapping[str, Any], supported: Iterable[str], shar
         out += value_between("share", lo, hi, where=("lang", lang),
                              notes=f"{lang} share of kept bytes" + ("" if lang in listed else " (default band)"))
     return out
+
+
+DRIFT_COLUMNS = ("metric", "check", "move", "allowed")
+
+
+def drift(drift_table: Any) -> list[dict[str, Any]]:
+    """Each value moved from the accepted run by no more than its allowed move (both ways).
+
+    `drift_table`: rows (metric, check, accepted, observed, move, allowed) from
+    `expectations.baseline.drift_rows`, one per compared value (one per language for shares); each row
+    becomes a band check on `move` in [-allowed, allowed], so Data Docs show every move.
+    """
+    _require_columns(drift_table, DRIFT_COLUMNS, "drift")
+    out = [expectation("expect_column_values_to_be_unique", column="metric")]
+    for row in drift_table.to_dict("records"):
+        limit = row["allowed"]
+        out += value_between("move", -limit, limit, where=("metric", row["metric"]),
+                             notes=f"{row['metric']}: accepted {row['accepted']}, observed {row['observed']}")
+    return out

@@ -415,22 +415,59 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None)
     return "\n".join(lines) + "\n"
 
 
-def run_gate(name: str, df: Any, expectations: list[Any]) -> Any:
-    """Validate a small table with Great Expectations, publish the Data Docs link, fail the stage on a miss."""
+def run_gate(name: str, df: Any, expectations: list[Any], mode: str = "enforce", notes: Sequence[str] = ()) -> Any:
+    """Validate a small table with Great Expectations, publish the Data Docs link and the results, record them in
+    reports/gates/<name>.json. A miss emits the gate event; it fails the stage in enforce mode, and in warn mode
+    (`<stage>.gate.mode`, a first run on a new corpus) it is only reported, so the stage completes."""
     from expectations.gates import enforce, run_gate as gx_run_gate
 
-    result = gx_run_gate(name, df, expectations, str(REPORTS_DIR))
+    result = gx_run_gate(name, df, expectations, str(REPORTS_DIR), mode=mode, notes=notes)
     if result.docs_path:
         publish_link(f"{name}-data-docs", result.docs_path, f"Great Expectations Data Docs for gate {name}")
-    publish_table(f"{name}-gate", [
-        {"expectation": r.get("expectation"), "observed": str(r.get("observed")), "bounds": str(r.get("bounds")),
-         "success": r.get("success")} for r in result.results], f"Gate {name}: {'passed' if result.success else 'FAILED'}")
+    rows = [{"expectation": r.get("expectation"), "observed": str(r.get("observed")), "bounds": str(r.get("bounds")),
+             "success": r.get("success")} for r in result.results]
+    rows += [{"expectation": "note", "observed": note, "bounds": "", "success": None} for note in result.notes]
+    publish_table(f"{name}-gate", rows, f"Gate {name}: {result.outcome()}")
+    record_gate(result)
     if not result.success:  # an event the notify-and-pause automation (infra/automations.py) listens for
         from expectations.events import emit_gate_failed
 
         emit_gate_failed(result, stage=name)
-    enforce(result)
+        if mode == "warn":
+            log.warning("%s", result.summary())
+    return enforce(result)
+
+
+def run_drift_gate(stage: str, metrics: dict[str, Any], policy: Any) -> Any:
+    """The gate on drift: `stage`'s gate values against the last accepted run (expectations/accepted/<stage>.json),
+    each within its move allowed by `<stage>.gate.drift`. None when no drift is configured; without a snapshot
+    the result passes and says it checked nothing (in the log, the artifact and reports/gates/)."""
+    from expectations.baseline import drift_check
+
+    if not policy.drift:
+        return None
+    check = drift_check(stage, metrics, policy)
+    name = f"{stage}-drift"
+    if check.rows:
+        from expectations.suites import drift
+
+        table = check.table()
+        return run_gate(name, table, drift(table), mode=policy.mode, notes=check.notes)
+    from expectations.gates import GateResult
+
+    result = GateResult(success=True, name=name, mode=policy.mode, notes=check.notes)
+    log.warning("%s", result.summary())
+    publish_markdown(f"{name}-gate", f"# Gate {name}: not checked\n\n" + "\n".join(f"- {n}" for n in check.notes),
+                     f"Gate {name}: not checked")
+    record_gate(result)
     return result
+
+
+def record_gate(result: Any) -> Path:
+    """reports/gates/<name>.json: the last result of each gate (warn-mode misses included), outside DVC's outputs."""
+    path = REPORTS_DIR / "gates" / f"{result.name}.json"
+    atomic_write_json(path, result.to_dict())
+    return path
 
 
 def load_stage_params(path: str | None = None) -> dict[str, Any]:

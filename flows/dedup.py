@@ -10,7 +10,8 @@ from typing import Any
 from prefect import flow
 
 from flows._runtime import (map_jobs, markdown_table, partition_cache, partition_settings, prune_partitions,
-                            publish_markdown, publish_table, run_gate, run_stage, timed, write_metrics, write_timings)
+                            publish_markdown, publish_table, run_drift_gate, run_gate, run_stage, timed, write_metrics,
+                            write_timings)
 from tasks.common.io import atomic_dir, list_shards
 from tasks.common.jobs import link_output, stage_salt
 from tasks.common.params import load_params, section
@@ -52,7 +53,9 @@ def gate_dedup(metrics: dict[str, Any], cfg: Config) -> None:
 
     lo, hi = cfg.gate_dropped_share
     table = pd.DataFrame([{"dropped_share": metrics["dropped_share"], "repos_in": metrics["repos_in"]}])
-    run_gate("dedup", table, value_between("dropped_share", lo, hi) + value_between("repos_in", 1, None))
+    run_gate("dedup", table, value_between("dropped_share", lo, hi) + value_between("repos_in", 1, None),
+             mode=cfg.gate_policy.mode)
+    run_drift_gate("dedup", metrics, cfg.gate_policy)
 
 
 def publish_dedup_artifacts(metrics: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from prefect import flow
 
-from flows._runtime import (map_partitions, markdown_table, prune_partitions, publish_markdown, publish_table, run_gate,
-                            run_stage, timed, write_metrics, write_timings)
+from flows._runtime import (map_partitions, markdown_table, prune_partitions, publish_markdown, publish_table,
+                            run_drift_gate, run_gate, run_stage, timed, write_metrics, write_timings)
 from tasks.common.io import atomic_dir
 from tasks.common.params import load_params, section
 from tasks.filter.config import Config, config_from_params
@@ -21,11 +21,13 @@ RUN_DEPENDENT = ("seconds", "throughput_mb_s")
 def gate_filter(metrics: dict[str, Any], cfg: Config) -> None:
     from expectations.suites import filter_pass_rate, language_mix
 
+    mode = cfg.gate.policy.mode
     bands = {"pass_rate_bytes": list(cfg.gate.pass_rate_bytes), "pass_rate_files": list(cfg.gate.pass_rate_files)}
     rates = pass_rate_table(metrics)
-    run_gate("filter-pass-rate", rates, filter_pass_rate(bands, rates))
+    run_gate("filter-pass-rate", rates, filter_pass_rate(bands, rates), mode=mode)
     shares = language_share_table(metrics)
-    run_gate("filter-language-mix", shares, language_mix(cfg.gate.share_bounds(), cfg.supported(), shares))
+    run_gate("filter-language-mix", shares, language_mix(cfg.gate.share_bounds(), cfg.supported(), shares), mode=mode)
+    run_drift_gate("filter", metrics, cfg.gate.policy)
 
 
 @flow(name="filter", log_prints=True)

@@ -6,8 +6,9 @@ from typing import Any
 
 from prefect import flow
 
-from flows._runtime import (map_partitions, markdown_table, prune_partitions, publish_markdown, publish_table, run_gate,
-                            run_stage, timed, write_metrics, write_timings)
+from expectations.baseline import GatePolicy, policy_from_params
+from flows._runtime import (map_partitions, markdown_table, prune_partitions, publish_markdown, publish_table,
+                            run_drift_gate, run_gate, run_stage, timed, write_metrics, write_timings)
 from tasks.common.io import atomic_dir
 from tasks.common.params import load_params, number
 from tasks.order import aggregate, config_from_params, order_partition
@@ -15,15 +16,17 @@ from tasks.order import aggregate, config_from_params, order_partition
 IN_DIR, RAW_DIR, OUT_DIR = "data/redacted", "data/raw", "data/ordered"
 
 
-def gate_order(metrics: dict[str, Any], min_resolution_rate: float) -> None:
-    """Every file with content reaches exactly one sample, and in-repo imports mostly resolve."""
+def gate_order(metrics: dict[str, Any], min_resolution_rate: float, policy: GatePolicy = GatePolicy()) -> None:
+    """Every file with content reaches exactly one sample, in-repo imports mostly resolve, and the resolution
+    rate stays near the accepted run's."""
     import pandas as pd
     from expectations.suites import value_between
 
     table = pd.DataFrame([{"resolution_rate": metrics["resolution_rate"] or 0.0,
                            "samples": metrics["samples"], "files_lost": metrics["files_lost"]}])
     run_gate("order", table, value_between("resolution_rate", min_resolution_rate, 1.0)
-             + value_between("files_lost", 0, 0) + value_between("samples", 1, None))
+             + value_between("files_lost", 0, 0) + value_between("samples", 1, None), mode=policy.mode)
+    run_drift_gate("order", metrics, policy)
 
 
 def files_lost(stats: list[dict[str, Any]], metrics: dict[str, Any]) -> int:
@@ -41,6 +44,7 @@ def order_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     gate = section.pop("gate", {}) or {}
     cfg = config_from_params(section)
     min_rate = number({"order": {"gate": gate}}, "order.gate.min_resolution_rate", lo=0, hi=1, default=0.0)
+    policy = policy_from_params("order", gate, bands=("min_resolution_rate",))
     with atomic_dir(OUT_DIR) as out:
         run = map_partitions("order", IN_DIR, {"out": out}, order_partition, cfg, params=params,
                              salt_params=section, side_dirs=[RAW_DIR])
@@ -49,7 +53,7 @@ def order_flow(params_path: str = "params.yaml") -> dict[str, Any]:
         seconds = metrics.pop("seconds", None)
         metrics["files_lost"] = files_lost(stats, metrics)
         publish_order_artifacts(metrics)
-        gate_order(metrics, min_rate)
+        gate_order(metrics, min_rate, policy)
     prune_partitions("order", run, params)
     write_metrics("order", metrics)
     write_timings("order", {"seconds": elapsed(), "worker_seconds": seconds or 0.0, **run.counts()})

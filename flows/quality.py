@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow
 
 from flows._runtime import (map_partitions, markdown_table, prune_partitions, publish_markdown, publish_table,
-                            run_gate, run_stage, timed, write_metrics, write_timings)
+                            run_drift_gate, run_gate, run_stage, timed, write_metrics, write_timings)
 from tasks.common.io import atomic_dir
 from tasks.common.params import load_params, section
 from tasks.quality import Config, aggregate, build_benchmark_index, config_from_params, contamination_rows, \
@@ -47,7 +47,8 @@ def gate_quality(metrics: dict[str, Any], cfg: Config) -> None:
                            "samples_out": metrics["samples"]["out"]}])
     run_gate("quality", table, value_between("contaminated_files", 0, cfg.gate.max_contaminated_files)
              + value_between("removed_file_share", 0.0, cfg.gate.max_removed_file_share)
-             + value_between("samples_out", 1, None))
+             + value_between("samples_out", 1, None), mode=cfg.gate.policy.mode)
+    run_drift_gate("quality", metrics, cfg.gate.policy)
 
 
 def publish_quality_artifacts(metrics: dict[str, Any], hits: list[dict[str, Any]]) -> None:

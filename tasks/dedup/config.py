@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from expectations.baseline import POLICY_KEYS, GatePolicy, policy_from_params
 from tasks.common.params import ParamError, checked_section
 
 SECTION = "dedup"
@@ -36,6 +37,7 @@ class Config:
     exact_enabled: bool = True        # exact file dedup across the corpus before near-dedup
     exact_min_chars: int = 1          # normalised files shorter than this are never dropped as exact copies
     gate_dropped_share: tuple[float, float] = (0.0, 0.5)
+    gate_policy: GatePolicy = GatePolicy()  # gate mode (enforce | warn) and drift from the accepted run
 
     @property
     def lsh(self) -> tuple[int, int]:
@@ -120,7 +122,7 @@ def _gate(raw: Any) -> tuple[float, float]:
         return Config().gate_dropped_share
     if not isinstance(raw, dict):
         raise ParamError(f"{SECTION}.gate: expected a mapping, got {raw!r}")
-    unknown = sorted(set(raw) - {"dropped_share"})
+    unknown = sorted(set(raw) - {"dropped_share", *POLICY_KEYS})
     if unknown:
         raise ParamError(f"{SECTION}.gate.{unknown[0]}: unknown key")
     bounds = raw.get("dropped_share", list(Config().gate_dropped_share))
@@ -186,4 +188,5 @@ def config_from_params(section: dict[str, Any]) -> Config:
                   exact_max_bytes=_number(section, "exact_max_bytes", d.exact_max_bytes, integer=True, lo=1),
                   granularity=_granularity(section.get("granularity", d.granularity)),
                   exact_enabled=_exact(section.get("exact"))[0], exact_min_chars=_exact(section.get("exact"))[1],
-                  gate_dropped_share=_gate(section.get("gate")))
+                  gate_dropped_share=_gate(section.get("gate")),
+                  gate_policy=policy_from_params(SECTION, section.get("gate")))

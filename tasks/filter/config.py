@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from expectations.baseline import POLICY_KEYS, GatePolicy, policy_from_params
 from tasks.common.params import ParamError, checked_section
 
 SECTION = "filter"
@@ -22,6 +23,7 @@ class GateConfig:
     pass_rate_files: tuple[float, float] = (0.1, 1.0)
     language_share_default: tuple[float, float] = (0.0, 1.0)
     language_share: tuple[tuple[str, float, float], ...] = ()  # (lang, lo, hi), sorted by lang
+    policy: GatePolicy = field(default_factory=GatePolicy)  # mode (enforce | warn) and drift from the accepted run
 
     def share_bounds(self) -> dict[str, list[float]]:
         """`{lang: [lo, hi]}` plus `default`, the shape expectations.suites.language_mix takes."""
@@ -129,9 +131,10 @@ def gate_from_params(gate: Any, supported: Iterable[str] | None) -> GateConfig:
         return GateConfig()
     if not isinstance(gate, Mapping):
         raise ParamError(f"{name}: expected a mapping, got {gate!r}")
-    unknown = sorted(set(gate) - {"pass_rate_bytes", "pass_rate_files", "language_share"})
+    unknown = sorted(set(gate) - {"pass_rate_bytes", "pass_rate_files", "language_share", *POLICY_KEYS})
     if unknown:
         raise ParamError(f"{name}.{unknown[0]}: unknown key")
+    policy = policy_from_params(SECTION, gate)
     base = GateConfig()
     shares = gate.get("language_share") or {}
     if not isinstance(shares, Mapping):
@@ -153,6 +156,7 @@ def gate_from_params(gate: Any, supported: Iterable[str] | None) -> GateConfig:
         pass_rate_files=_band(f"{name}.pass_rate_files", gate.get("pass_rate_files"), base.pass_rate_files),
         language_share_default=default_band,
         language_share=tuple(per_lang),
+        policy=policy,
     )
 
 

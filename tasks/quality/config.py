@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from expectations.baseline import POLICY_KEYS, GatePolicy, policy_from_params
 from tasks.common.params import ParamError, choice, get, number
 from tasks.quality.benchmarks import BenchmarkSpec
 from tasks.quality.heuristics import HeuristicsConfig
@@ -58,6 +59,7 @@ class DecontamConfig:
 class GateConfig:
     max_contaminated_files: int | None = None  # contaminated files found in the input; None = no bound
     max_removed_file_share: float = 0.5  # files removed for any reason / files in
+    policy: GatePolicy = field(default_factory=GatePolicy)  # mode (enforce | warn) and drift from the accepted run
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,7 @@ def _gate(sub: dict) -> GateConfig:
         max_contaminated_files=max_files,
         max_removed_file_share=float(_prefixed(number, sub, p, "max_removed_file_share", lo=0, hi=1,
                                                default=d.max_removed_file_share)),
+        policy=policy_from_params(P, sub),
     )
 
 
@@ -244,7 +247,7 @@ def config_from_params(section: dict[str, Any]) -> Config:
         "scorer": {"enabled", "model_path", "threshold"},
         "decontam": {"enabled", "ngram", "min_short_ngrams", "unit", "normalise", "min_wordlike_units",
                      "min_gram_hits", "benchmarks", "cache_dir", "batch_bytes"},
-        "gate": {"max_contaminated_files", "max_removed_file_share"},
+        "gate": {"max_contaminated_files", "max_removed_file_share", *POLICY_KEYS},
     }
     for name, sub in subs.items():
         extra = sorted(set(sub) - known[name])

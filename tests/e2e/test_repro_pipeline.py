@@ -22,8 +22,7 @@ def corpus_params(specs: list[dict], cache: Path, runner: str = "thread") -> dic
     return {
         # threads: the corpus is tiny, process start-up would dominate (the gate test below uses processes)
         "runtime": {"workers": 2, "task_runner": runner},
-        # the benchmark n-gram index is the same for every project: build it once per session
-        "quality": {"decontam": {"cache_dir": str(QUALITY_CACHE)}},
+        # the benchmark n-gram index is the same for every project: build it once per session (quality, below)
         "crawl": {"manifest": None, "sources": specs, "cache_dir": str(cache)},
         "tokenizer": {"vocab_size": 400, "heldout_fraction": 0.2},
         "pack": {"seq_len": 64, "val_ratio": 0.5, "workers": 1, "cooldown": {"languages": [], "fraction": 0.5}},
@@ -38,10 +37,17 @@ def corpus_params(specs: list[dict], cache: Path, runner: str = "thread") -> dic
                                "val_fim": None},
                      "max_new_tokens": 8, "batch_size": 2,
                      "validation": {"max_sequences": 4, "max_docs": 4}},
-        "filter": {"gate": {"pass_rate_bytes": {"min": 0.2, "max": 0.95},
+        # gates pinned for the generated corpus: enforced, no drift check (a calibrated params.yaml or an accepted
+        # snapshot in expectations/accepted/ describes the user's corpus, not this one)
+        "filter": {"gate": {"mode": "enforce", "drift": None, "pass_rate_bytes": {"min": 0.2, "max": 0.95},
                             "pass_rate_files": {"min": 0.2, "max": 0.95},
                             "language_share": {"default": [0.0, 0.9], "Python": [0.0, 1.0], "C": [0.0, 1.0],
                                                "JavaScript": [0.0, 1.0]}}},
+        "order": {"gate": {"mode": "enforce", "drift": None, "min_resolution_rate": 0.2}},
+        "dedup": {"gate": {"mode": "enforce", "drift": None, "dropped_share": [0.0, 0.3]}},
+        "quality": {"decontam": {"cache_dir": str(QUALITY_CACHE)},
+                    "gate": {"mode": "enforce", "drift": None, "max_contaminated_files": None,
+                             "max_removed_file_share": 0.5}},
     }
 
 
