@@ -93,6 +93,14 @@ def test_repro_pipeline_end_to_end(tmp_path: Path, git_specs: list[dict], prefec
     assert {dropped["repo"].split("@")[0], dropped["kept_repo"].split("@")[0]} == {"git/pyrepo", "git/pyrepo-fork"}
     deduped_repos = set(pq.read_table(a / "data/deduped", columns=["repo"]).column("repo").to_pylist())
     assert dropped["repo"] not in deduped_repos and len(deduped_repos) == 3
+    # exact file dedup ran first over the whole corpus: the fork's unchanged files are copies of the original's
+    assert dedup["exact"]["files_dropped"] >= 5 and 0 < dedup["exact"]["byte_share"] < 1
+    assert pq.read_table(a / "data/dedup_exact").num_rows == dedup["exact"]["files_dropped"]
+
+    # redact: every kept file was scanned; the rescan of the redacted text found nothing
+    redact = json.loads((a / "metrics/redact.json").read_text())
+    assert redact["files"] == json.loads((a / "metrics/filter.json").read_text())["files_kept"]
+    assert redact["residual"] == 0
 
     # quality: nothing in this corpus is contaminated; every clean sample still has files
     quality = json.loads((a / "metrics/quality.json").read_text())
@@ -142,7 +150,7 @@ def test_repro_pipeline_end_to_end(tmp_path: Path, git_specs: list[dict], prefec
     b = make_project(tmp_path / "b", corpus_params(git_specs, tmp_path / "cache-b"))
     dvc(b, "repro", "pack")
     hashes_a, hashes_b = lock_hashes(a), lock_hashes(b)
-    assert set(hashes_b) == {"crawl", "filter", "order", "dedup", "quality", "tokenizer", "pack"}
+    assert set(hashes_b) == {"crawl", "filter", "redact", "order", "dedup", "quality", "tokenizer", "pack"}
     assert {k: hashes_a[k] for k in hashes_b} == hashes_b
 
 
@@ -154,6 +162,8 @@ def test_gate_fails_on_skewed_corpus(tmp_path: Path, git_specs: list[dict], pref
     proc = dvc(p, "repro", check=False)
     assert proc.returncode != 0
     assert "gate" in (proc.stdout + proc.stderr).lower()
-    lock = (p / "dvc.lock").read_text() if (p / "dvc.lock").exists() else ""
-    assert "filter:" not in lock
+    import yaml
+
+    lock = yaml.safe_load((p / "dvc.lock").read_text()) if (p / "dvc.lock").exists() else {}
+    assert "filter" not in (lock or {}).get("stages", {})
     assert not (p / "data/filtered").exists() or not any((p / "data/filtered").iterdir())
