@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,11 @@ def tiny_params(specs: list[dict], cache: Path) -> dict[str, Any]:
                                                "JavaScript": [0.0, 1.0]}}},
         "order": {"gate": {"min_resolution_rate": 0.0}},
         "dedup": {"gate": {"dropped_share": [0.0, 1.0]}},
-        "quality": {"gate": {"max_removed_file_share": 1.0}},
+        # the benchmark n-gram index is the same for every project: built once per machine (as the e2e tests do)
+        "quality": {"gate": {"max_removed_file_share": 1.0},
+                    "decontam": {"cache_dir": str(Path(tempfile.gettempdir()) / "coder-pipeline-test-quality-index")}},
+        "tokenizer": {"vocab_size": 400, "heldout_fraction": 0.2},
+        "pack": {"seq_len": 64, "val_ratio": 0.5, "cooldown": {"languages": [], "fraction": 0.5}},
     }
 
 

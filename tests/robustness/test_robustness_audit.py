@@ -43,7 +43,6 @@ def test_relative_caches_are_shared_absolute_ones_kept(tmp_path: Path) -> None:
     assert out["quality"]["decontam"]["cache_dir"] == str(tmp_path)
 
 
-@pytest.mark.soak
 def test_audit_data_stages_are_reproducible(tmp_path: Path, prefect_api_url: str) -> None:
     specs = make_git_corpus(tmp_path / "repos")
     override = tmp_path / "override.yaml"
