@@ -19,7 +19,9 @@ DATA_STAGES = ["crawl", "filter", "redact", "order", "dedup", "quality"]
 def tiny_params(specs: list[dict], cache: Path) -> dict[str, Any]:
     """Params for a tiny data-stage run over `specs` (gate bands wide enough for a few repos)."""
     return {
-        "runtime": {"workers": 2},
+        # threads: process start-up would dominate on a corpus this small (the process pool, Dask and Ray
+        # paths have their own tests); a kill still takes the whole process group
+        "runtime": {"workers": 2, "task_runner": "thread"},
         "crawl": {"manifest": None, "sources": specs, "cache_dir": str(cache)},
         "filter": {"gate": {"pass_rate_bytes": {"min": 0.0, "max": 1.0},
                             "pass_rate_files": {"min": 0.0, "max": 1.0},

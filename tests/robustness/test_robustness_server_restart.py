@@ -45,6 +45,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: str) ->
     """Params of a tiny project and the dvc.lock hashes of its undisturbed run."""
     base = tmp_path_factory.mktemp("restart-ref")
     params = tiny_params(make_git_corpus(base / "repos"), base / "cache")
+    params["runtime"]["task_runner"] = "process"  # the process pool's behaviour when the API goes is under test
     ref = make_project(base / "ref", params, stages=STAGES)
     dvc(ref, "repro")
     return params, lock_hashes(ref)
