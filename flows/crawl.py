@@ -3,6 +3,7 @@ the partition cache), then data/raw is cut into byte-sized partitions of whole r
 rejected-member and quarantine tables and metrics/crawl.json. The flow process holds summaries only."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -42,12 +43,14 @@ def crawl_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     fetched, written = run.fetched, run.written
     prune(SOURCE_STAGE, fetched.keys, cache)
     prune(PARTITION_STAGE, written.keys, cache)
+    changes = record_delta(Path(OUT_DIR) / "snapshot.json", Path(cache) / LAST_SNAPSHOT)
 
     metrics = aggregate(fetched.summaries)
     metrics["partitions"] = run.partitions
     run_info = {k: metrics.pop(k) for k in RUN_DEPENDENT}
     write_metrics("crawl", metrics)
-    write_timings("crawl", {"seconds": elapsed(), **run_info,
+    write_timings("crawl", {"seconds": elapsed(), **run_info, "sources_added": len(changes["added"]),
+                            "sources_changed": len(changes["changed"]), "sources_removed": len(changes["removed"]),
                             **{f"sources_{k}": v for k, v in fetched.counts().items()},
                             **{f"partitions_{k}": v for k, v in written.counts().items()}})
 
@@ -67,6 +70,34 @@ def crawl_flow(params_path: str = "params.yaml") -> dict[str, Any]:
         + markdown_table([{"reason": k, "members": v} for k, v in metrics["rejected"].items()])),
         "Crawl summary")
     return metrics
+
+
+LAST_SNAPSHOT = "crawl-last-snapshot.json"  # beside the partition cache: DVC removes data/raw before a rerun
+
+
+def record_delta(snapshot: Path, last: Path) -> dict[str, Any]:
+    """What changed since the last successful crawl (sources added, removed, moved to another version or
+    commit), written to reports/delta/crawl.json; this crawl's snapshot becomes the last one."""
+    import shutil
+
+    from tasks.common.io import atomic_write_json
+    from tasks.crawl.resolve import delta, read_snapshot
+
+    previous = read_snapshot(last) if last.is_file() else None
+    changes = delta(previous, read_snapshot(snapshot))
+    atomic_write_json(Path("reports") / "delta" / "crawl.json", changes)
+    last.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(snapshot, last)
+    return changes
+
+
+def delta_markdown(changes: dict[str, Any]) -> str:
+    if not changes["previous"]:
+        return f"First crawl here: {len(changes['added'])} sources.\n"
+    rows = ([{"source": s, "change": "added"} for s in changes["added"]]
+            + [{"source": s, "change": "removed"} for s in changes["removed"]]
+            + [{"source": c["source"], "change": f"{c['from']} -> {c['to']}"} for c in changes["changed"]])
+    return markdown_table(rows[:TOP_ROWS]) if rows else "No source changed.\n"
 
 
 if __name__ == "__main__":

@@ -42,6 +42,11 @@ class Config:
     cache_dir: str = ".cache/crawl"
     github: GithubConfig = field(default_factory=GithubConfig)
     optout: Any = None                        # tasks.governance.optout.OptOutList: sources never crawled
+    snapshot: str | None = None               # replay: crawl the pinned specs of this data/raw/snapshot.json
+
+    def git_blob_limit(self) -> int | None:
+        """The partial-clone blob size limit (git omits blobs of this many bytes or more), or None."""
+        return self.max_file_bytes + 1 if self.git_blob_filter else None
 
     def limits(self) -> Limits:
         return Limits(max_members=self.max_archive_members, max_file_bytes=self.max_file_bytes,
@@ -127,6 +132,7 @@ def config_from_params(section: dict[str, Any]) -> Config:
         cache_dir=os.fspath(cache_dir),
         github=github_config_from_params(section.get("github")),
         optout=_optout(section.get("optout")),
+        snapshot=get(p, "crawl.snapshot", default=None, kind=(str, type(None))),
     )
 
 

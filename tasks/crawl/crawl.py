@@ -164,7 +164,7 @@ def crawl_source(spec: dict[str, Any], cfg: Config, cache_dir: str | None = None
                     meta["license"] = lic
         elif kind == "git":
             snap = git_snapshot(spec["url"], spec.get("rev"), spec.get("before"), cache_dir, timeout=cfg.max_fetch_s,
-                                blob_limit=cfg.max_file_bytes + 1 if cfg.git_blob_filter else None)
+                                blob_limit=cfg.git_blob_limit())
             repo = result["repo"] = repo_id(spec, snap.sha)
             files, unread = read_commit(snap.repo, snap.sha, limits, rejected, timeout=cfg.max_fetch_s)
             meta.update({"version": snap.sha, "created_at": snap.created})

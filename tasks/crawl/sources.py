@@ -229,6 +229,34 @@ def _pick_sdist(files: list[dict[str, Any]], name: str, version: str) -> dict[st
 
 def pypi_artifact(name: str, version: str, client: HttpClient, index_url: str | None = None) -> Artifact:
     """The sdist of name==version from the simple API (PEP 691 JSON, else PEP 503 HTML)."""
+    files = pypi_files(name, client, index_url)
+    best = _pick_sdist(files, name, version)
+    meta = {"filename": best["filename"]}
+    if best.get("upload_time"):
+        meta["created_at"] = best["upload_time"]
+    return Artifact(best["url"], best["digest"], meta)
+
+
+def pypi_latest(name: str, client: HttpClient, index_url: str | None = None) -> str:
+    """The highest final (not pre- or dev-) release of `name` that has an sdist in the index."""
+    from packaging.version import InvalidVersion, Version
+
+    versions = []
+    for f in pypi_files(name, client, index_url):
+        v = _sdist_version(f["filename"], name)
+        try:
+            parsed = Version(v) if v else None
+        except InvalidVersion:
+            parsed = None
+        if parsed is not None and not parsed.is_prerelease:
+            versions.append((parsed, v))
+    if not versions:
+        raise SourceError(f"pypi {name}: no final release with an sdist in the index")
+    return max(versions)[1]
+
+
+def pypi_files(name: str, client: HttpClient, index_url: str | None = None) -> list[dict[str, Any]]:
+    """Every file the index lists for `name` (filename, url, digest, upload_time)."""
     index = (index_url or pip_index_url()).rstrip("/")
     canon = canonical_pypi_name(name)
     if index.startswith("file:"):
@@ -254,14 +282,24 @@ def pypi_artifact(name: str, version: str, client: HttpClient, index_url: str | 
             url, digest = split_hash_fragment(urllib.parse.urljoin(fetched.url, href))
             filename = text or urllib.parse.unquote(url.rsplit("/", 1)[-1])
             files.append({"filename": filename, "url": url, "digest": digest, "upload_time": None})
-    best = _pick_sdist(files, name, version)
-    meta = {"filename": best["filename"]}
-    if best.get("upload_time"):
-        meta["created_at"] = best["upload_time"]
-    return Artifact(best["url"], best["digest"], meta)
+    return files
 
 
 # ---------------------------------------------------------------- npm
+
+def npm_latest(name: str, client: HttpClient, registry: str | None = None) -> str:
+    """The registry's `latest` dist-tag of `name`."""
+    reg = (registry or npm_registry_url()).rstrip("/")
+    url = f"{reg}/{urllib.parse.quote(name, safe='@')}"
+    try:
+        doc = json.loads(client.get(url, headers={"Accept": "application/vnd.npm.install-v1+json"}).body)
+    except ValueError as exc:
+        raise SourceError(f"npm {name}: registry answer is not JSON") from exc
+    latest = (doc.get("dist-tags") or {}).get("latest")
+    if not isinstance(latest, str) or not latest:
+        raise SourceError(f"npm {name}: no `latest` dist-tag")
+    return latest
+
 
 def npm_artifact(name: str, version: str, client: HttpClient, registry: str | None = None) -> Artifact:
     """dist.tarball (+ integrity/shasum, license) of name@version from <registry>/<name>/<version>."""
@@ -366,6 +404,20 @@ def _resolve_rev(repo: str, rev: str | None, before: str | None) -> str:
     return _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=repo)
 
 
+def git_fetch(repo: str, timeout: float) -> None:
+    """Bring a mirror's branches and tags up to date with its origin (a moving ref must be fetched)."""
+    _git(["fetch", "--quiet", "--tags", "--force", "origin", "+refs/heads/*:refs/heads/*"], cwd=repo, timeout=timeout)
+
+
+def git_resolve(url: str, rev: str | None, before: str | None, cache_dir: str, timeout: float = 600,
+                blob_limit: int | None = None) -> str:
+    """The commit a moving ref (a branch, a tag, HEAD, or the last commit before a date) names today:
+    the mirror is fetched first, so a new commit on the branch is seen."""
+    repo = git_mirror(url, cache_dir, timeout, blob_limit)
+    git_fetch(repo, timeout)
+    return _resolve_rev(repo, rev, before)
+
+
 def git_snapshot(url: str, rev: str | None, before: str | None, cache_dir: str,
                  timeout: float = 600, blob_limit: int | None = None) -> GitSnapshot:
     """The commit to crawl and the repo's created_at; its files are read by `gitread.read_commit`.
@@ -378,8 +430,7 @@ def git_snapshot(url: str, rev: str | None, before: str | None, cache_dir: str,
     try:
         sha = _resolve_rev(repo, rev, before)
     except SourceError:
-        _git(["fetch", "--quiet", "--tags", "--force", "origin", "+refs/heads/*:refs/heads/*"], cwd=repo,
-             timeout=timeout)
+        git_fetch(repo, timeout)
         sha = _resolve_rev(repo, rev, before)
     roots = _git(["log", "--max-parents=0", "--format=%cI", sha], cwd=repo).split()
     created = min(roots, key=lambda s: _dt.datetime.fromisoformat(s)) if roots else None
