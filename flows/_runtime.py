@@ -65,7 +65,7 @@ def run_stage(flow_obj: Any, **kwargs: Any) -> int:
         params = load_params()
         flow_obj = flow_obj.with_options(task_runner=task_runner_from_params(params))
         with temporary_settings(updates={PREFECT_API_URL: url}):
-            flow_obj(**kwargs)
+            run_as_child(flow_obj, kwargs)
     except ParamError as exc:
         print(f"params.yaml: {exc}", file=sys.stderr)
         return 2
@@ -88,6 +88,26 @@ def run_stage(flow_obj: Any, **kwargs: Any) -> int:
         _stop_children()
         return 1
     return 0
+
+
+PARENT_TASK_RUN_ENV = "CODER_PIPELINE_PARENT_TASK_RUN"
+
+
+def run_as_child(flow_obj: Any, kwargs: dict[str, Any]) -> Any:
+    """Run the stage's flow; under a nightly refresh (its task run id in CODER_PIPELINE_PARENT_TASK_RUN,
+    passed through `dvc repro`), as a child run of that task, so the UI shows one parent run with a child
+    per stage although each stage is its own process."""
+    parent = os.environ.get(PARENT_TASK_RUN_ENV)
+    if not parent:
+        return flow_obj(**kwargs)
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run(flow_obj, parameters=kwargs, parent_task_run_id=UUID(parent))
+    return run_flow(flow_obj, flow_run=flow_run, parameters=kwargs)
 
 
 # ---------------------------------------------------------------- task runner

@@ -7,6 +7,7 @@ dvc.lock; Prefect adds retries, a UI to watch and re-run, and a summary artifact
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
-from flows._runtime import markdown_table, publish_markdown, publish_table, run_stage
+from flows._runtime import PARENT_TASK_RUN_ENV, markdown_table, publish_markdown, publish_table, run_stage
 from flows.dvc_graph import stage_order
 from tasks.common.params import load_params
 
@@ -52,21 +53,40 @@ def metrics_diff(before: dict[str, Any], after: dict[str, Any], limit: int = 200
     return rows[:limit]
 
 
-@task(name="dvc-repro-stage", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
+@task(name="dvc-repro-stage", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10, task_run_name="{stage}")
 def repro_stage(stage: str, root: str, force: bool = False) -> dict[str, Any]:
-    """One stage through DVC; a non-zero exit raises so Prefect retries it and shows it failed."""
+    """One stage through DVC; a non-zero exit raises so Prefect retries it and shows it failed. The stage's
+    own flow run becomes a child of this task run (flows._runtime.run_as_child)."""
+    from prefect.runtime import task_run
+
     logger = get_run_logger()
     cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage] + (["--force"] if force else [])
     logger.info("running %s", " ".join(cmd[2:]))
     started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    env = dict(os.environ, **{PARENT_TASK_RUN_ENV: str(task_run.id)})
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     seconds = time.monotonic() - started
     output = (proc.stdout + proc.stderr)[-OUTPUT_TAIL:]
     if proc.returncode != 0:
         raise RuntimeError(f"stage {stage} failed with exit code {proc.returncode}:\n{output}")
     skipped = "didn't change, skipping" in output or "is cached - skipping" in output
     logger.info("stage %s %s in %.1fs", stage, "up to date" if skipped else "ran", seconds)
-    return {"stage": stage, "status": "up to date" if skipped else "ran", "seconds": round(seconds, 1)}
+    jobs = {} if skipped else stage_jobs(Path(root), stage)
+    return {"stage": stage, "status": "up to date" if skipped else "ran", "seconds": round(seconds, 1), **jobs}
+
+
+def stage_jobs(root: Path, stage: str) -> dict[str, int]:
+    """Partition jobs the stage reused and recomputed (its reports/timings/<stage>.json, all steps summed)."""
+    try:
+        timings = json.loads((root / "reports" / "timings" / f"{stage}.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    out = {"partitions_reused": 0, "partitions_computed": 0}
+    for key, value in timings.items():
+        for kind in ("reused", "computed"):
+            if (key == kind or key.endswith(f"_{kind}")) and isinstance(value, int):
+                out[f"partitions_{kind}"] += value
+    return out if any(out.values()) else {}
 
 
 def route_to_gpu(stage: str, deployment: str, root: str) -> dict[str, Any]:
@@ -103,11 +123,31 @@ def refresh(root: str = ".", stages: list[str] | None = None, force: list[str] |
         else:
             summary.append(stage_task(stage, str(root_path), stage in force))
     diff = metrics_diff(before, read_metrics(root_path))
-    publish_table("refresh-stages", summary, "Stages of this refresh in DVC order")
+    changes = read_delta(root_path)
+    publish_table("refresh-stages", summary, "Stages of this refresh in DVC order: partition jobs reused and recomputed")
     publish_markdown("refresh-summary", "# Refresh\n\n" + markdown_table(summary)
+                     + "\n## Sources since the last crawl\n\n" + delta_text(changes)
                      + "\n## Metrics changed since the previous run\n\n" + markdown_table(diff),
-                     "Refresh run summary and metrics diff")
+                     "Refresh run: the delta (sources, partitions recomputed and reused) and metrics diff")
     return summary
+
+
+def read_delta(root: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((root / "reports" / "delta" / "crawl.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def delta_text(changes: dict[str, Any] | None) -> str:
+    if changes is None:
+        return "_(the crawl did not run this time)_\n"
+    return (f"{len(changes['added'])} added, {len(changes['changed'])} moved to a new version or commit, "
+            f"{len(changes['removed'])} removed" + ("" if changes["previous"] else " (first crawl)") + ".\n\n"
+            + markdown_table([{"source": s, "change": "added"} for s in changes["added"][:50]]
+                             + [{"source": c["source"], "change": f"{c['from']} -> {c['to']}"}
+                                for c in changes["changed"][:50]]
+                             + [{"source": s, "change": "removed"} for s in changes["removed"][:50]]))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """`make run`: one command from a fresh clone to a reproduced pipeline.
 
-Starts (or reuses) the local Prefect server, makes sure DVC and its local remote exist, runs
-`dvc repro` with every stage pointed at that server, pushes the artifacts to the remote, and prints
-where to look. Idempotent: a second run finds everything up to date within seconds.
+Starts (or reuses) the local Prefect server, makes sure DVC and its local remote exist, runs the
+pipeline as the nightly refresh does (flows/refresh.py: one parent flow run, every stage through
+`dvc repro --single-item` in DVC's order as its child run), pushes the artifacts to the remote, and
+prints where to look. Idempotent: a second run finds everything up to date within seconds.
 """
 from __future__ import annotations
 
@@ -52,9 +53,12 @@ def main() -> int:
     ensure_dvc()
     env_note = f"PREFECT_API_URL={url}"
     print(f"[run] Prefect server: {url.removesuffix('/api')}  ({env_note})", flush=True)
-    rc = dvc("repro", check=False).returncode
+    from flows._runtime import run_stage
+    from flows.refresh import refresh
+
+    rc = run_stage(refresh, root=str(ROOT))
     if rc != 0:
-        print(f"[run] dvc repro failed (exit {rc}); dvc.lock keeps the last good run. "
+        print(f"[run] the pipeline failed (exit {rc}); dvc.lock keeps the last good run. "
               f"See the failed flow run in the Prefect UI: {url.removesuffix('/api')}/runs", file=sys.stderr)
         return rc
     dvc("push", "-q", check=False)

@@ -79,3 +79,36 @@ def test_refresh_fails_when_a_stage_keeps_failing(tmp_path: Path, prefect_api_ur
     with pytest.raises(RuntimeError, match="always broken"):
         refresh(root=str(tmp_path), retries=1)
     assert not (tmp_path / "third.txt").exists()
+
+
+def test_each_stage_is_a_child_run_of_the_nightly_parent(tmp_path: Path, prefect_api_url: str, monkeypatch) -> None:
+    """The UI shows one refresh run with a child flow run per stage, although each stage is its own process."""
+    import asyncio
+    import os
+
+    from flows.refresh import refresh
+    from tests.support.corpus import make_git_corpus
+    from tests.support.project import make_project, project_env
+
+    params = {"runtime": {"workers": 2, "task_runner": "thread"},
+              "crawl": {"manifest": None, "sources": make_git_corpus(tmp_path / "repos"), "cache_dir": str(tmp_path / "c")},
+              "filter": {"gate": {"mode": "warn"}}}
+    project = make_project(tmp_path / "p", params, stages=["crawl", "filter"])
+    for key, value in project_env(project).items():
+        if os.environ.get(key) != value:
+            monkeypatch.setenv(key, value)
+    state = refresh(root=str(project), return_state=True)
+    assert state.is_completed()
+    parent_id = state.state_details.flow_run_id
+
+    async def runs():
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            tasks = {t.id: t for t in await client.read_task_runs()}
+            flows = {f.id: f.name for f in await client.read_flows()}
+            children = [r for r in await client.read_flow_runs() if r.parent_task_run_id in tasks
+                        and tasks[r.parent_task_run_id].flow_run_id == parent_id]
+            return {flows[r.flow_id]: (tasks[r.parent_task_run_id].name, r.state_name) for r in children}
+
+    assert asyncio.run(runs()) == {"crawl": ("crawl", "Completed"), "filter": ("filter", "Completed")}
