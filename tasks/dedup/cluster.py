@@ -27,7 +27,7 @@ from tasks.common.partitions import partition_index
 from tasks.common.shuffle import column_array, read_range, write_sorted
 from tasks.dedup.config import Config
 from tasks.dedup.exact import dropped_files
-from tasks.dedup.lsh import partition_of, read_pairs, row_of
+from tasks.dedup.lsh import PAIRS_SCHEMA, partition_of, read_pairs, row_of
 from tasks.dedup.rank import rank_key
 from tasks.dedup.shards import apply_shard, load_shingles, read_signature_file, signature_rows
 from tasks.dedup.signature import estimate_jaccard
@@ -45,6 +45,8 @@ CLUSTER_SCHEMA = pa.schema([
 ])
 SIMILAR_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("est", pa.float64()), ("exact", pa.float64())])
 DROPS_SCHEMA = pa.schema([("pa", pa.int64()), ("repo", pa.string()), ("sample", pa.int32()), ("path", pa.string())])
+DECISIONS_SCHEMA = pa.schema([("kind", pa.string()), ("repo", pa.string()), ("sample", pa.int32()),
+                              ("path", pa.string())])  # kind: near (path null: the whole repository) | exact
 TOP_DROPPED = 50  # largest dropped repositories listed in metrics (all of them are in the clusters table)
 
 
@@ -95,11 +97,36 @@ def judge_pairs(est: np.ndarray, sizes_a: np.ndarray, sizes_b: np.ndarray, exact
     return similar, exact, stats
 
 
+def route_pairs_job(inputs: tuple[str, ...], outs: dict[str, str], partition: int) -> dict[str, Any]:
+    """Job body: the candidate pairs whose first document is in `partition`, from every range's pair file
+    (unique, sorted), and the partitions their second documents live in."""
+    pairs = read_pairs(inputs, partition)
+    write_sorted(outs["pairs"], pa.table({"pa": pa.array(np.full(len(pairs), partition), pa.int64()),
+                                          "a": pa.array(pairs[:, 0], pa.int64()), "b": pa.array(pairs[:, 1], pa.int64())},
+                                         schema=PAIRS_SCHEMA), ["pa", "a", "b"])
+    return {"pairs": int(len(pairs)), "partners": sorted(set(partition_of(pairs[:, 1]).tolist()) | {partition})
+            if len(pairs) else []}
+
+
+def decisions_job(inputs: tuple[str, ...], outs: dict[str, str], partition: int) -> dict[str, Any]:
+    """Job body: what apply removes from `partition`: near-dedup drops (inputs[0], the components' drops
+    file: whole repositories, or files) and exact copies (the exact groups' files, the rest)."""
+    near = read_range([inputs[0]], "pa", partition, partition + 1, ["repo", "sample", "path"])
+    exact = read_range(inputs[1:], "pa", partition, partition + 1, ["repo", "sample", "path"]) if len(inputs) > 1 \
+        else DECISIONS_SCHEMA.empty_table().select(["repo", "sample", "path"])
+    table = pa.concat_tables([
+        pa.table({"kind": pa.array(["near"] * near.num_rows, pa.string()), **{c: near.column(c) for c in near.column_names}}),
+        pa.table({"kind": pa.array(["exact"] * exact.num_rows, pa.string()), **{c: exact.column(c) for c in exact.column_names}}),
+    ]).cast(DECISIONS_SCHEMA)
+    write_sorted(outs["decisions"], table, ["kind", "repo", "sample", "path"])
+    return {"near": near.num_rows, "exact": exact.num_rows}
+
+
 def verify_job(inputs: tuple[str, ...], outs: dict[str, str], partition: int, sig_paths: Sequence[str],
                ordered_paths: Sequence[str], exact_files: Sequence[str], cfg: Config) -> dict[str, Any]:
     """Job body: the similar pairs among the candidates whose first document is in `partition`.
 
-    `inputs` are the candidates jobs' pair files; `sig_paths[q]` / `ordered_paths[q]` are partition q's
+    `inputs[0]` is the partition's routed pair file; `sig_paths[q]` / `ordered_paths[q]` are partition q's
     signature and data/ordered files, `exact_files` the exact-dedup drop files. Shingle sets are
     recomputed for the pairs that need an exact check only: this partition's side once, then each
     other partition's side in turn."""
@@ -108,7 +135,7 @@ def verify_job(inputs: tuple[str, ...], outs: dict[str, str], partition: int, si
     def shingles(q: int, keys: set) -> dict:
         return load_shingles(ordered_paths[q], keys, cfg, dropped_files(exact, q) if exact else frozenset())
 
-    pairs = read_pairs(inputs, partition)
+    pairs = read_pairs(inputs[:1], partition)
     if not len(pairs):
         write_parquet(SIMILAR_SCHEMA.empty_table(), outs["similar"])
         return {"candidate_pairs": 0, "similar_pairs": 0, "partitions_read": 0}
@@ -252,13 +279,16 @@ def _member_info(nodes: np.ndarray, sig_paths: Sequence[str], cfg: Config) -> di
 
 
 def apply_job(inputs: tuple[str, ...], outs: dict[str, str]) -> dict[str, Any]:
-    """Job body: a data/ordered partition (inputs[0]) without what the near-dedup drops file (inputs[1])
-    and the exact-dedup drop files (the rest) name for it."""
-    partition = partition_index(inputs[0])
-    drops = read_range([inputs[1]], "pa", partition, partition + 1, ["repo", "sample", "path"])
-    keys = list(zip(drops.column("repo").to_pylist(), drops.column("sample").to_pylist(),
-                    drops.column("path").to_pylist()))
-    repos = [r for r, _, p in keys if p is None]
-    files = frozenset(k for k in keys if k[2] is not None)
-    exact = dropped_files(inputs[2:], partition) if len(inputs) > 2 else frozenset()
-    return apply_shard(inputs[0], outs["out"], repos, files, exact)
+    """Job body: a data/ordered partition (inputs[0]) without what its decisions file (inputs[1]) names."""
+    decisions = pq.read_table(inputs[1])
+    rows = zip(decisions.column("kind").to_pylist(), decisions.column("repo").to_pylist(),
+               decisions.column("sample").to_pylist(), decisions.column("path").to_pylist())
+    repos, files, exact = [], set(), set()
+    for kind, repo, sample, path in rows:
+        if kind == "exact":
+            exact.add((repo, sample, path))
+        elif path is None:
+            repos.append(repo)
+        else:
+            files.add((repo, sample, path))
+    return apply_shard(inputs[0], outs["out"], repos, frozenset(files), frozenset(exact))

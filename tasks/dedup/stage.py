@@ -3,10 +3,15 @@
 exact dedup: hashes (one job per partition) -> groups (one job per range of hashes: one copy kept)
 near dedup:  signatures (one job per partition: MinHash + LSH band keys of its documents, repositories
 or files, without the exact copies) -> candidates (one job per range of buckets, reading that range
-from every partition's band file) -> verify (one job per partition) -> components (one job: clusters,
-best document kept) -> apply (one job per partition: exact copies and near duplicates removed).
+from every partition's band file) -> route (one job per partition: its pairs from every range) ->
+verify (one job per partition) -> components (one job: clusters, best document kept) -> decisions (one
+job per partition: its drops) -> apply (one job per partition: exact copies and near duplicates removed).
 Every job commits to the partition cache; a key names its inputs, so a killed run redoes only the
-jobs it had not finished and gets the same bytes.
+jobs it had not finished and gets the same bytes, and a night that changed a few partitions redoes
+their signatures, verification and apply plus the cheap global steps (groups, candidates, route,
+components, decisions), nothing else. Dedup is decided over the whole corpus every time: when a new
+repository outranks an old one (more stars, bigger), the old one leaves the corpus that night, exactly
+as a from-scratch run would decide.
 """
 from __future__ import annotations
 
@@ -17,14 +22,14 @@ from typing import Any, Sequence
 from tasks.common.jobs import Job, JobRun, Runner, entry_path
 from tasks.common.partitions import partition_index
 from tasks.common.shuffle import reducers_for, route_ranges
-from tasks.dedup.cluster import apply_job, components_job, verify_job
+from tasks.dedup.cluster import apply_job, components_job, decisions_job, route_pairs_job, verify_job
 from tasks.dedup.config import Config
 from tasks.dedup.exact import groups_job, hashes_job
 from tasks.dedup.lsh import candidates_job
 from tasks.dedup.metrics import aggregate
 from tasks.dedup.shards import signatures_job
 
-STEPS = ("hashes", "groups", "signatures", "candidates", "verify", "components", "apply")
+STEPS = ("hashes", "groups", "signatures", "candidates", "route", "verify", "components", "decisions", "apply")
 BAND_ROW_BYTES = 24  # route + bucket + doc: what a candidates job holds per band row
 HASH_ROW_BYTES = 160  # a file's hash row (digest, where, rank) as Python objects in a groups job
 
@@ -81,8 +86,16 @@ def run_dedup(ordered: Sequence[str | Path], sig_dir: str | Path, out_dir: str |
                        reads=cached(sigs, "signatures", "bands"), outputs={"pairs": None}, cache=cache)
                    for r in range(n_ranges)],
                   candidates_job, cfg.max_bucket, desc="candidates", per_job=route_ranges(n_ranges))
-    verify = runner([Job(step("verify"), p.stem, salt, extra=f"{i}\n{_keys(cand)}\n{_keys(sigs)}",
-                         reads=cached(cand, "candidates", "pairs"), outputs={"similar": None}, cache=cache)
+    # each partition's pairs, gathered from every range: verification is then keyed by the bytes of its
+    # own pairs and of the signatures they touch, so a night that changed other partitions reuses it
+    routed = runner([Job(step("route"), p.stem, salt, extra=f"{i}\n{_keys(cand)}",
+                         reads=cached(cand, "candidates", "pairs"), outputs={"pairs": None}, cache=cache)
+                     for i, p in enumerate(parts)],
+                    route_pairs_job, desc="route-pairs", per_job=[(i,) for i in range(len(parts))])
+    pair_files = cached(routed, "route", "pairs")
+    verify = runner([Job(step("verify"), p.stem, salt, extra=f"{i}\n{near_keys}",
+                         inputs=(pair_files[i], *(sig_paths[q] for q in routed.summaries[i]["partners"])),
+                         reads=near_skip, outputs={"similar": None}, cache=cache)
                      for i, p in enumerate(parts)],
                     verify_job, sig_paths, [str(p) for p in parts], near_skip, cfg, desc="verify",
                     per_job=[(i,) for i in range(len(parts))])
@@ -90,11 +103,17 @@ def run_dedup(ordered: Sequence[str | Path], sig_dir: str | Path, out_dir: str |
                        reads=cached(verify, "verify", "similar"), outputs={"clusters": None, "drops": None},
                        cache=cache)],
                   components_job, sig_paths, cfg, desc="components")
-    drops = cached(comp, "components", "drops")[0]
-    applied = runner([Job(step("apply"), p.stem, salt, inputs=(str(p), drops), extra=exact_keys, reads=exact_files,
-                          outputs={"out": str(Path(out_dir) / p.name)}, cache=cache) for p in parts],
+    # each partition's drops (near, then exact), so that applying them is keyed by its own decisions
+    decided = runner([Job(step("decisions"), p.stem, salt, extra=f"{i}\n{_keys(comp)}\n{exact_keys}",
+                          reads=cached(comp, "components", "drops") + exact_files, outputs={"decisions": None},
+                          cache=cache) for i, p in enumerate(parts)],
+                     decisions_job, desc="decisions", per_job=[(i,) for i in range(len(parts))])
+    decisions = cached(decided, "decisions", "decisions")
+    applied = runner([Job(step("apply"), p.stem, salt, inputs=(str(p), decisions[i]),
+                          outputs={"out": str(Path(out_dir) / p.name)}, cache=cache) for i, p in enumerate(parts)],
                      apply_job, desc="apply")
-    runs.update(signatures=sigs, candidates=cand, verify=verify, components=comp, apply=applied)
+    runs.update(signatures=sigs, candidates=cand, route=routed, verify=verify, components=comp, decisions=decided,
+                apply=applied)
     metrics = aggregate(runs, cfg)
     metrics["candidate_ranges"] = n_ranges
     return DedupRun(runs, metrics, Path(cached(comp, "components", "clusters")[0]))

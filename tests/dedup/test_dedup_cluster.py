@@ -337,3 +337,32 @@ def test_file_granularity_drops_near_duplicate_files_not_repositories(tmp_path):
     assert gone_path not in deduped[gone_repo]["files"]
     assert run.metrics["granularity"] == "file" and run.metrics["near"]["files_dropped"] == 1
     assert run.metrics["repos_dropped"] == 0
+
+
+def test_a_night_with_one_new_repository_redoes_only_what_it_touches(tmp_path, corpus):
+    """Incremental dedup: the same cache, one partition gains a repository. Signatures, verification and
+    apply are redone only where their inputs changed; the result equals a from-scratch run."""
+    import shutil
+
+    repos, stars = corpus
+    night1 = tmp_path / "night1"
+    write_ordered(night1 / "ordered", repos, 4, stars)
+    run_stage(night1, repos, stars, 4)
+    t = dedup_corpus
+    newcomer = {"git/newcomer@1": [t.render(t.code_like(random.Random(99), t.vocabulary(), 700))]}
+    grown = {**repos, **newcomer}
+    night2 = tmp_path / "night2"  # the next night: same partition cache, its ordered input rewritten
+    write_ordered(night2 / "ordered", grown, 4, stars)
+    shutil.copytree(night1 / "cache", night2 / "cache")
+    _, rows2, drop2, run2 = run_stage(night2, grown, stars, 4)
+    changed = sum((night1 / "ordered" / shard_name(i)).read_bytes() != (night2 / "ordered" / shard_name(i)).read_bytes()
+                  for i in range(4))
+    assert changed == 1
+    assert run2.runs["signatures"].computed == 1 and run2.runs["signatures"].reused == 3
+    assert run2.runs["apply"].computed == 1 and run2.runs["apply"].reused == 3
+    assert run2.runs["verify"].reused >= 2
+    scratch = tmp_path / "scratch"
+    _, rows_s, drop_s, _ = run_stage(scratch, grown, stars, 4)
+    assert (rows2, drop2) == (rows_s, drop_s)
+    for i in range(4):
+        assert (night2 / "deduped" / shard_name(i)).read_bytes() == (scratch / "deduped" / shard_name(i)).read_bytes()
