@@ -2,6 +2,7 @@
 sample of data/clean, with the DeepSeek-Coder special tokens; bytes/token per language on held-out text."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -18,8 +19,12 @@ IN_DIR, OUT_DIR = "data/clean", "models/tokenizer"
 def tokenizer_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     elapsed = timed()
     cfg = config_from_params(section(load_params(params_path), "tokenizer"))
+    existing = Path(OUT_DIR) / "tokenizer.json"
+    frozen_from = OUT_DIR if cfg.frozen and existing.is_file() else None  # the out persists (dvc.yaml)
+    if cfg.frozen and frozen_from is None:
+        print(f"tokenizer.frozen: no {existing} yet, training the first one")
     with atomic_dir(OUT_DIR) as out:
-        metrics = train_tokenizer(IN_DIR, out, cfg)
+        metrics = train_tokenizer(IN_DIR, out, cfg, frozen_from=frozen_from)
     seconds = metrics.pop("seconds", {})
     write_metrics("tokenizer", metrics)
     write_timings("tokenizer", {"seconds": elapsed(), **{f"{k}_seconds": v for k, v in seconds.items()}})
@@ -27,7 +32,8 @@ def tokenizer_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     publish_table("tokenizer-languages", langs, "Held-out bytes per token and round-trip per language")
     publish_markdown("tokenizer-summary", (
         f"# Tokenizer\n\nVocabulary {metrics['vocab_size']} (requested {metrics['vocab_size_requested']}), "
-        f"trained on {metrics['train']['docs']} documents ({metrics['train']['bytes']:,} bytes).\n\n"
+        + (f"kept frozen ({metrics['tokenizer_sha256'][:12]}).\n\n" if metrics.get("frozen") else
+           f"trained on {metrics['train']['docs']} documents ({metrics['train']['bytes']:,} bytes).\n\n")
         + markdown_table(langs)), "Tokenizer summary")
     return metrics
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.common.params import checked_section, number
+from tasks.common.params import checked_section, get, number
 from tasks.tokenizer.special import SPECIAL_TOKENS
 
 BYTE_ALPHABET = 256
@@ -19,6 +19,7 @@ class Config:
     heldout_fraction: float = 0.02   # share of samples never trained on, used for the metrics
     eval_bytes: int = 20_000_000     # held-out text the metrics are computed on (a bounded sample of it)
     model_max_length: int = 16384    # written to tokenizer_config.json (paper: 16K context)
+    frozen: bool = False             # keep the existing tokenizer (nightly refreshes): only the metrics are redone
 
 
 def config_from_params(section: dict[str, Any]) -> Config:
@@ -34,4 +35,5 @@ def config_from_params(section: dict[str, Any]) -> Config:
         eval_bytes=int(number(p, "tokenizer.eval_bytes", lo=0, lo_open=True, integer=True, default=d.eval_bytes)),
         heldout_fraction=float(number(p, "tokenizer.heldout_fraction", lo=0, hi=0.5, default=d.heldout_fraction)),
         model_max_length=int(number(p, "tokenizer.model_max_length", lo=1, integer=True, default=d.model_max_length)),
+        frozen=get(p, "tokenizer.frozen", default=d.frozen, kind=bool),
     )

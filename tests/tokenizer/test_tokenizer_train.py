@@ -142,3 +142,16 @@ def test_config_errors_name_the_key():
     with pytest.raises(ParamError, match=r"^tokenizer\.vocab:"):
         config_from_params({"vocab": 100})
     assert config_from_params({}).vocab_size == 32000
+
+
+def test_a_frozen_tokenizer_is_kept_on_new_data_and_measured_again(trained, tmp_path):
+    base, _, _ = trained
+    more = write_clean(tmp_path / "clean", make_rows(60))  # the next night's corpus
+    metrics = train_tokenizer(more, tmp_path / "tok", config_from_params({**CFG, "frozen": True}),
+                              frozen_from=base / "tok")
+    assert (tmp_path / "tok" / "tokenizer.json").read_bytes() == (base / "tok" / "tokenizer.json").read_bytes()
+    assert metrics["frozen"] is True and metrics["train"] is None
+    assert metrics["heldout"]["docs"] > 0 and metrics["heldout"]["roundtrip_rate"] == 1.0
+    retrained = train_tokenizer(more, tmp_path / "new", config_from_params(CFG))
+    assert retrained["frozen"] is False
+    assert (tmp_path / "new" / "tokenizer.json").read_bytes() != (base / "tok" / "tokenizer.json").read_bytes()
