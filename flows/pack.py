@@ -52,7 +52,8 @@ def pack_flow(params_path: str = "params.yaml") -> dict[str, Any]:
         encoded = map_jobs(jobs, encode_job, split, cfg, threads, desc="encode", per_job=[(u,) for u in units])
         paths = {u["index"]: (entry_path(STEP, k, "tokens", cache), entry_path(STEP, k, "index", cache))
                  for u, k in zip(units, encoded.keys)}
-        metrics = finish(units, encoded.summaries, TOKENIZER, paths, out, cfg, split)
+        metrics = finish(units, encoded.summaries, TOKENIZER, paths, out, cfg, split,
+                         previous_dir=OUT_DIR if Path(OUT_DIR).is_dir() else None)  # persists (dvc.yaml)
         metrics["heldout_docs"] = sum(s.get("heldout_docs", 0) for s in encoded.summaries)
     prune_partitions(STEP, encoded, params)
     run_info = {f"encode_{k}": v for k, v in (metrics.pop("encode", None) or {}).items()}  # varies per run

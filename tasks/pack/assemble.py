@@ -53,6 +53,7 @@ class SequenceWriter:
     shard_tokens: int
     shards: list[dict[str, Any]] = field(default_factory=list)
     tail_dropped: int = 0
+    first_index: int = 0        # appending: shards are numbered after the split's existing ones
 
     def __post_init__(self) -> None:
         self.split_dir.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,8 @@ class SequenceWriter:
                 self._flush(self._n)
 
     def _flush(self, n: int) -> None:
-        self.shards.append(write_shard(self.split_dir, len(self.shards), self._buf[:n], self.seq_len))
+        self.shards.append(write_shard(self.split_dir, self.first_index + len(self.shards), self._buf[:n],
+                                       self.seq_len))
         self._n = 0
 
     def close(self) -> None:
@@ -85,10 +87,14 @@ class SequenceWriter:
 def write_split(split_dir: Path, *, units: list[dict[str, Any]], load_index: Callable[[int], np.ndarray],
                 load_tokens: Callable[[int], np.ndarray], n_buckets: int, copies_of: Callable[[np.ndarray], np.ndarray],
                 seq_len: int, dtype: np.dtype, shard_tokens: int, salt: int, mixture_plan: dict[str, Any],
-                header_extra: dict[str, Any], vocab_size: int) -> dict[str, Any]:
+                header_extra: dict[str, Any], vocab_size: int, previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write one split directory; `copies_of(index)` gives each record's copy count (0 = not in
-    this split). Returns the header written (counts, achieved mixture, FIM share)."""
-    writer = SequenceWriter(split_dir, seq_len, dtype, shard_tokens)
+    this split). Returns the header written (counts, achieved mixture, FIM share).
+
+    `previous`: the header of the split as an earlier night wrote it, whose shards are already in
+    `split_dir`: the new sequences are appended as further shards and the header counts both."""
+    writer = SequenceWriter(split_dir, seq_len, dtype, shard_tokens,
+                            first_index=len(previous["shards"]) if previous else 0)
     tokens_by_source = {s: 0 for s in SOURCES}
     docs_by_source = {s: 0 for s in SOURCES}
     fim_counts = {name: 0 for name in MODE_NAMES.values()}
@@ -138,14 +144,24 @@ def write_split(split_dir: Path, *, units: list[dict[str, Any]], load_index: Cal
         "multiplier": {s: p["multiplier"] for s, p in mixture_plan["sources"].items()},
         "target_tokens": mixture_plan["total_target"],
     }
+    fim = {**fim_counts, "code_documents": clean_docs,
+           "share": round(fim_docs / clean_docs, 6) if clean_docs else 0.0,
+           "spm_share_of_fim": round(fim_counts["spm"] / fim_docs, 6) if fim_docs else 0.0}
+    this = {"shards": [s["file"] for s in writer.shards], "documents": sum(docs_by_source.values()),
+            "tokens": sum(tokens_by_source.values()), "mixture": mixture, "fim": fim}
+    if previous is not None:  # an append: the counts of the whole split, this night's part listed
+        tokens_by_source = {s: tokens_by_source[s] + int(previous["tokens_by_source"].get(s, 0)) for s in SOURCES}
+        docs_by_source = {s: docs_by_source[s] + int(previous["documents_by_source"].get(s, 0)) for s in SOURCES}
+        appends = list(previous.get("appends") or [{k: previous.get(k) for k in ("documents", "mixture", "fim")}
+                                                   | {"shards": [s["file"] for s in previous["shards"]]}]) + [this]
+    else:
+        appends = [this]
     header = write_header(
-        split_dir, dtype=dtype, seq_len=seq_len, vocab_size=vocab_size, shards=writer.shards,
+        split_dir, dtype=dtype, seq_len=seq_len, vocab_size=vocab_size,
+        shards=(previous["shards"] if previous else []) + writer.shards,
         documents=sum(docs_by_source.values()), documents_by_source=docs_by_source,
-        tokens_by_source=tokens_by_source, tail_tokens_dropped=writer.tail_dropped, mixture=mixture,
-        fim={**fim_counts, "code_documents": clean_docs,
-             "share": round(fim_docs / clean_docs, 6) if clean_docs else 0.0,
-             "spm_share_of_fim": round(fim_counts["spm"] / fim_docs, 6) if fim_docs else 0.0},
-        **header_extra)
+        tokens_by_source=tokens_by_source, tail_tokens_dropped=writer.tail_dropped, mixture=mixture, fim=fim,
+        appends=appends, **header_extra)
     return header
 
 

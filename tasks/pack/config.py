@@ -58,6 +58,7 @@ class Config:
     workers: int = 1
     batch_size: int = 128               # documents per encode_batch call
     shard_tokens: int = 1 << 25         # tokens per output .bin shard (whole sequences; the write buffer)
+    append: bool = False                # nightly: keep train/val shards, add the new documents as new shards
 
 
 def _mixture(p: dict[str, Any], key: str, default: dict[str, float]) -> dict[str, float]:
@@ -145,4 +146,5 @@ def config_from_params(section: dict[str, Any]) -> Config:
         workers=int(number(p, "pack.workers", lo=1, hi=1024, integer=True, default=d.workers)),
         batch_size=int(number(p, "pack.batch_size", lo=1, integer=True, default=d.batch_size)),
         shard_tokens=int(number(p, "pack.shard_tokens", lo=1, integer=True, default=d.shard_tokens)),
+        append=get(p, "pack.append", default=d.append, kind=bool),
     )

@@ -11,6 +11,7 @@ only on its input, and phase 2 reads them in a fixed order.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import shutil
@@ -23,6 +24,7 @@ import numpy as np
 
 from tasks.common.hashing import sha256_hex
 from tasks.common.io import atomic_dir, list_shards
+from tasks.common.jobs import link_output
 from tasks.pack.assemble import order_salt, write_split
 from tasks.pack.config import SOURCES, Config
 from tasks.pack.encode import SPLITS, encode_unit, load_tokenizer, plan_units, unit_files
@@ -54,16 +56,58 @@ def run_units(units: list[dict[str, Any]], tokenizer_path: str, work_dir: str, s
         return [f.result() for f in futures]
 
 
+PACKED_DOCS = "packed_docs.npy"  # sorted ids (did) of every document in train/val: what an append skips
+
+
+def _previous(previous_dir: Path | None, cfg: Config, tokenizer_sha: str, dtype: np.dtype) -> tuple[dict, str]:
+    """(the headers of an earlier night's train/val to append to, or {}; why not when not)."""
+    if not cfg.append:
+        return {}, "pack.append is off: every split rebuilt"
+    if previous_dir is None or not (previous_dir / PACKED_DOCS).is_file():
+        return {}, "nothing packed before: first build"
+    headers = {}
+    for split in SPLITS:
+        try:
+            headers[split] = json.loads((previous_dir / split / "header.json").read_text())
+        except (OSError, ValueError):
+            return {}, f"{previous_dir / split}: no readable header: rebuilt"
+        h = headers[split]
+        for key, want in (("tokenizer_sha256", tokenizer_sha), ("seq_len", cfg.seq_len), ("dtype", dtype.name),
+                          ("seed", cfg.seed), ("fim_rate", cfg.fim_rate), ("add_bos", cfg.add_bos)):
+            if h.get(key) != want:
+                return {}, f"{split}: {key} changed ({h.get(key)!r} -> {want!r}): rebuilt"
+    return headers, "appended"
+
+
+def _in_sorted(values: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    if not len(sorted_ids):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    return sorted_ids[pos] == values
+
+
 def finish(units: list[dict[str, Any]], unit_stats: list[dict[str, Any]], tokenizer_path: str,
            paths: dict[int, tuple[Path, Path]], out_dir: str | os.PathLike, cfg: Config,
-           split_plan: SplitPlan) -> dict[str, Any]:
+           split_plan: SplitPlan, previous_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Plan the mixtures from the encoded units and write train/val(/cooldown) under out_dir.
 
-    `paths[unit index]` = (token file, index file) of each encoded unit."""
+    `paths[unit index]` = (token file, index file) of each encoded unit. With `pack.append` and an
+    earlier night's data/packed in `previous_dir`, train and val keep their shards and gain new ones made
+    of the documents not packed before (planned on their own); the cool-down split is rebuilt."""
     tok = load_tokenizer(str(tokenizer_path))
     vocab = tok.get_vocab_size()
     dtype = dtype_for_vocab(vocab)
     n_buckets = max(1, sum(u["kind"] == "clean" for u in units))
+    tokenizer_sha = sha256_hex(Path(tokenizer_path).read_bytes())
+    previous, append_note = _previous(Path(previous_dir) if previous_dir else None, cfg, tokenizer_sha, dtype)
+    packed = np.load(Path(previous_dir) / PACKED_DOCS, mmap_mode="r") if previous else np.zeros(0, np.uint64)
+    for split, header in previous.items():  # the earlier shards stay as they are, in the new output
+        (Path(out_dir) / split).mkdir(parents=True, exist_ok=True)
+        for shard in header["shards"]:
+            link_output(Path(previous_dir) / split / shard["file"], Path(out_dir) / split / shard["file"])
+
+    def fresh(ix: np.ndarray) -> np.ndarray:
+        return ~_in_sorted(ix["did"], packed) if previous else np.ones(len(ix), dtype=bool)
 
     def load_index(ui: int) -> np.ndarray:
         return np.load(paths[ui][1], mmap_mode="r")
@@ -79,10 +123,11 @@ def finish(units: list[dict[str, Any]], unit_stats: list[dict[str, Any]], tokeni
 
     plans: dict[str, dict[str, Any]] = {}
     for si, split in enumerate(SPLITS):
-        plans[split] = plan_mixture(loader, lambda ix, si=si: ix["split"] == si, "mix", cfg.mixture, None)
+        plans[split] = plan_mixture(loader, lambda ix, si=si: (ix["split"] == si) & fresh(ix), "mix", cfg.mixture,
+                                    None)
     common = {
         "special_ids": special_ids(tok).as_dict(), "add_bos": cfg.add_bos,
-        "tokenizer_sha256": sha256_hex(Path(tokenizer_path).read_bytes()), "seed": cfg.seed,
+        "tokenizer_sha256": tokenizer_sha, "seed": cfg.seed,
         "fim_rate": cfg.fim_rate, "fim_spm_rate": cfg.fim_spm_rate, "val_ratio": cfg.val_ratio,
     }
     headers: dict[str, dict[str, Any]] = {}
@@ -91,9 +136,10 @@ def finish(units: list[dict[str, Any]], unit_stats: list[dict[str, Any]], tokeni
         headers[split] = write_split(
             Path(out_dir) / split, units=units, load_index=load_index, load_tokens=load_tokens,
             n_buckets=n_buckets,
-            copies_of=lambda ix, si=si, plan=plan: copies(ix, "mix", plan["sources"]) * (ix["split"] == si),
+            copies_of=lambda ix, si=si, plan=plan: copies(ix, "mix", plan["sources"]) * (ix["split"] == si) * fresh(ix),
             seq_len=cfg.seq_len, dtype=dtype, shard_tokens=cfg.shard_tokens, salt=order_salt(cfg.seed, split),
-            mixture_plan=plan, header_extra={**common, "split": split}, vocab_size=vocab)
+            mixture_plan=plan, header_extra={**common, "split": split}, vocab_size=vocab,
+            previous=previous.get(split))
     if cfg.cooldown.enabled:
         train_tokens = sum(headers["train"]["tokens_by_source"].values())
         pool = lambda ix: (ix["split"] == 0) & (ix["hq"] == 1)  # noqa: E731
@@ -109,9 +155,29 @@ def finish(units: list[dict[str, Any]], unit_stats: list[dict[str, Any]], tokeni
                                                           "repos": list(cfg.cooldown.repos),
                                                           "fraction": cfg.cooldown.fraction}},
             vocab_size=vocab)
+    new_docs = _write_packed_docs(units, load_index, plans, packed, Path(out_dir) / PACKED_DOCS)
     metrics = aggregate(unit_stats, headers)
     metrics["split"] = split_plan.describe()
+    metrics["append"] = {"enabled": cfg.append, "result": append_note, "new_documents": new_docs,
+                         "documents_packed_before": int(len(packed))}
     return metrics
+
+
+def _write_packed_docs(units: list[dict[str, Any]], load_index: Any, plans: dict[str, Any], packed: np.ndarray,
+                       path: Path) -> int:
+    """Union of the earlier packed ids and the documents that got copies in train/val this time; the
+    number of new ones. (8 bytes per document: the one index an append needs.)"""
+    ids = [np.asarray(packed)]
+    for u in units:
+        ix = load_index(u["index"])
+        got = np.zeros(len(ix), dtype=bool)
+        for si, split in enumerate(SPLITS):
+            got |= (copies(ix, "mix", plans[split]["sources"]) > 0) & (ix["split"] == si)
+        ids.append(ix["did"][got])
+    merged = np.unique(np.concatenate(ids).astype(np.uint64))
+    with open(path, "wb") as fh:
+        np.save(fh, merged)
+    return int(len(merged) - len(packed))
 
 
 def aggregate(unit_stats: list[dict[str, Any]], headers: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -166,7 +232,8 @@ def pack(clean_dir: str | os.PathLike, tokenizer_path: str | os.PathLike, out_di
         work.mkdir()
         stats = run_units(units, str(tokenizer_path), str(work), split, cfg, workers)
         paths = {u["index"]: unit_files(work, u["index"]) for u in units}
-        metrics = finish(units, stats, str(tokenizer_path), paths, building, cfg, split)
+        metrics = finish(units, stats, str(tokenizer_path), paths, building, cfg, split,
+                         previous_dir=out_dir if Path(out_dir).is_dir() else None)
         shutil.rmtree(work)
     metrics["seconds"] = round(time.perf_counter() - t0, 3)
     metrics["workers"] = workers

@@ -179,3 +179,41 @@ def test_config_errors_name_the_key(tmp_path):
     for section, key in cases:
         with pytest.raises(ParamError, match="^" + re.escape(key) + ":"):
             config_from_params(section)
+
+
+def test_append_keeps_earlier_shards_and_adds_only_new_documents(corpus, tmp_path):
+    """A nightly pack with pack.append: train/val keep every earlier shard byte for byte and gain shards
+    made of the documents not packed before; a changed setting rebuilds instead."""
+    base, rows, _, tok = corpus
+    code = [r for r in rows if r["langs"][0] != "Markdown"]
+    night1 = write_clean(tmp_path / "c1", [r for r in code if int(r["repo"][-4:]) < 45])
+    night2 = write_clean(tmp_path / "c2", code)  # the same repositories plus new ones
+    cfg = config_from_params({"seq_len": 32, "val_ratio": 0.3, "fim_rate": 0.0, "mixture": {"code": 1},
+                              "cooldown": {"enabled": False}, "append": True})
+    out = tmp_path / "packed"
+    first = pack(night1, tok, out, cfg)
+    assert first["append"]["result"] == "nothing packed before: first build"
+    before = {split: {p.name: p.read_bytes() for p in (out / split).glob("part-*.bin")} for split in ("train", "val")}
+    seen = {split: {m.group(2) for m in MARK.finditer(_decode(tok, _stream(out / split)))} for split in ("train", "val")}
+    second = pack(night2, tok, out, cfg)
+    assert second["append"]["result"] == "appended"
+    new_repos = {r["repo"] for r in code} - {r["repo"] for r in code if int(r["repo"][-4:]) < 45}
+    assert second["append"]["new_documents"] == sum(1 for r in code if r["repo"] in new_repos)
+    for split in ("train", "val"):
+        header = json.loads((out / split / "header.json").read_text())
+        for name, data in before[split].items():
+            assert (out / split / name).read_bytes() == data  # the earlier shards, untouched
+        added = [s for s in header["shards"] if s["file"] not in before[split]]
+        assert header["appends"][-1]["shards"] == [s["file"] for s in added]
+        assert added or split == "val"
+        ds = PackedDataset.open(out / split)
+        assert len(ds) == sum(s["n_sequences"] for s in header["shards"])
+        # the appended sequences hold only the new documents
+        appended = np.concatenate([np.fromfile(out / split / s["file"], dtype=np.uint16) for s in added]) \
+            if added else np.zeros(0, np.uint16)
+        markers = {m.group(2) for m in MARK.finditer(_decode(tok, appended.astype(np.int64)))}
+        assert markers.isdisjoint(seen[split]) and (markers or split == "val")
+    rebuilt = pack(night2, tok, out, config_from_params({"seq_len": 64, "val_ratio": 0.3, "fim_rate": 0.0,
+                                                         "mixture": {"code": 1}, "cooldown": {"enabled": False},
+                                                         "append": True}))
+    assert rebuilt["append"]["result"].startswith("train: seq_len changed")
