@@ -28,7 +28,7 @@ from tasks.common.jobs import link_output
 from tasks.pack.assemble import order_salt, write_split
 from tasks.pack.config import SOURCES, Config
 from tasks.pack.encode import SPLITS, encode_unit, load_tokenizer, plan_units, unit_files
-from tasks.pack.format import dtype_for_vocab
+from tasks.pack.format import dtype_for_vocab, write_header
 from tasks.pack.mixture import copies, plan_mixture
 from tasks.pack.split import SplitPlan, plan_split
 from tasks.tokenizer.special import special_ids
@@ -156,11 +156,26 @@ def finish(units: list[dict[str, Any]], unit_stats: list[dict[str, Any]], tokeni
                                                           "fraction": cfg.cooldown.fraction}},
             vocab_size=vocab)
     new_docs = _write_packed_docs(units, load_index, plans, packed, Path(out_dir) / PACKED_DOCS)
+    _write_newest(Path(out_dir), headers["train"], dtype, cfg.seq_len, vocab)
     metrics = aggregate(unit_stats, headers)
     metrics["split"] = split_plan.describe()
     metrics["append"] = {"enabled": cfg.append, "result": append_note, "new_documents": new_docs,
                          "documents_packed_before": int(len(packed))}
     return metrics
+
+
+NEWEST = "train_new"  # the train shards this run added: what continual pretraining reads (pretrain.continual)
+
+
+def _write_newest(out_dir: Path, train: dict[str, Any], dtype: np.dtype, seq_len: int, vocab: int) -> None:
+    """A split of the train shards this run wrote (all of them on a rebuild, the appended ones otherwise)."""
+    newest = set(train["appends"][-1]["shards"])
+    entries = [s for s in train["shards"] if s["file"] in newest]
+    (out_dir / NEWEST).mkdir(parents=True, exist_ok=True)
+    for s in entries:
+        link_output(out_dir / "train" / s["file"], out_dir / NEWEST / s["file"])
+    write_header(out_dir / NEWEST, dtype=dtype, seq_len=seq_len, vocab_size=vocab, shards=entries,
+                 split=NEWEST, of="train")
 
 
 def _write_packed_docs(units: list[dict[str, Any]], load_index: Any, plans: dict[str, Any], packed: np.ndarray,

@@ -76,6 +76,7 @@ class TrainConfig:
     val_split: str = "val"
     log_every: int = 1
     peak_flops: float | None = None
+    continual: bool = False          # a finished run of other data: start from its weights (continual pretraining)
     phases: tuple[PhaseConfig, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -203,6 +204,7 @@ def config_from_params(section: dict[str, Any]) -> TrainConfig:
         val_split=get(p, "pretrain.val_split", default=d.val_split, kind=str),
         log_every=number(p, "pretrain.log_every", lo=1, integer=True, default=d.log_every),
         peak_flops=_optional(p, "pretrain.peak_flops", lo=0, lo_open=True),
+        continual=get(p, "pretrain.continual", default=d.continual, kind=bool),
     )
     raw_phases = get(p, "pretrain.phases", default=None)
     phases: list[PhaseConfig] = []

@@ -28,7 +28,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
+from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_state_dict, set_model_state_dict,
+                                                     set_state_dict)
 
 from tasks.common.hashing import sha256_hex
 from tasks.common.io import atomic_write_json, dumps_json
@@ -292,9 +293,18 @@ def train(cfg: TrainConfig, data_dir: str | os.PathLike, tokenizer_path: str | o
     # A checkpoint resumes a killed run. One of the same config at the final step is a finished run: DVC
     # only reruns the stage when an input changed (the training code, say), so that starts afresh too.
     finished = state is not None and state.get("step", 0) >= total
+    continued_from = None
     if state is not None and (state.get("fingerprint") != fingerprint or finished):
         why = "is a finished run" if finished else "belongs to a different run (config or data changed)"
-        print(f"pretrain: {latest} {why}; starting afresh", file=sys.stderr)
+        if cfg.continual and state.get("step", 0) > 0 and not latest.is_dir():
+            # continual pretraining (a nightly refresh's new tokens): the weights go on, the optimizer
+            # and the schedule start again on this run's phases
+            set_model_state_dict(raw, state["model"], options=StateDictOptions(full_state_dict=True))
+            continued_from = {"checkpoint": latest.name, "step": int(state.get("step", 0)),
+                              "fingerprint": state.get("fingerprint")}
+            print(f"pretrain: continuing from the weights of {latest} ({why})", file=sys.stderr)
+        else:
+            print(f"pretrain: {latest} {why}; starting afresh", file=sys.stderr)
         state = None
         if rt.main:
             for stale in [*ckpt_dir.glob("step-*.pt"), ckpt_dir / ckpt.LATEST]:
@@ -428,6 +438,7 @@ def train(cfg: TrainConfig, data_dir: str | os.PathLike, tokenizer_path: str | o
         "steps": done,
         "total_steps": total,
         "resumed_from_step": resumed,
+        "continued_from": continued_from,
         "train_loss": last_loss,
         "val_loss": last_val,
         "tokens": progress["tokens"],

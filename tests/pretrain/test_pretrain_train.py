@@ -86,3 +86,20 @@ def test_pretrain_changed_config_starts_afresh(tmp_path: Path, packed_dir: Path,
                   tokenizer_path, out, None)
     assert fresh["resumed_from_step"] is None and fresh["steps"] == 4
     assert [r["step"] for r in read_log(out)] == [1, 2, 3, 4]
+
+
+def test_continual_pretraining_starts_from_the_last_finished_weights(tmp_path: Path, packed_dir: Path,
+                                                                      tokenizer_path: Path) -> None:
+    """pretrain.continual: the next night (other data: here another seed) goes on from the finished run's
+    weights with a fresh optimizer and schedule; without it, the same run starts from scratch."""
+    out = tmp_path / "out"
+    first = train(config_from_params(tiny_section(steps=8)), packed_dir, tokenizer_path, out, None)
+    assert first["continued_from"] is None
+    scratch = train(config_from_params(tiny_section(steps=2, seed=11)), packed_dir, tokenizer_path,
+                    tmp_path / "scratch", None)
+    night2 = train(config_from_params(tiny_section(steps=2, seed=11, continual=True)), packed_dir, tokenizer_path,
+                   out, None)
+    assert night2["continued_from"]["step"] == 8 and night2["resumed_from_step"] is None
+    first_loss = {run: read_log(path)[0]["loss"] for run, path in (("scratch", tmp_path / "scratch"), ("night2", out))}
+    assert first_loss["night2"] < first_loss["scratch"] - 0.5  # it already knows the data
+    assert [r["step"] for r in read_log(out)] == [1, 2]
