@@ -20,13 +20,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## System packages the tests use where the machine allows (root + apt): a real Redis server for the
-## shared dedup index, Debian's chromium for the browser tests, the evaluation toolchains. Without them
-## those tests skip with a reason (under CI=true the toolchain tests fail instead).
+## System packages the tests use where the machine allows (root + apt): PostgreSQL for the Prefect server
+## on PostgreSQL, Debian's chromium for the browser tests, the evaluation toolchains. Without them those
+## tests skip with a reason (under CI=true the PostgreSQL and toolchain tests fail instead).
 system-deps: toolchains
-	@{ command -v redis-server && command -v chromium; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium >/dev/null) ; } || \
-	  echo "note: redis-server/chromium not available; Redis and browser tests will be skipped"
+	@{ command -v chromium && { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; }; } >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium >/dev/null) ; } || \
+	  echo "note: postgresql/chromium not available; PostgreSQL and browser tests will be skipped"
 
 ## Compilers and runtimes of the multilingual HumanEval (tasks/evaluate/toolchains.py): g++, javac/java 17,
 ## php, mono (C#), bash, node from apt where root, TypeScript from npm into .toolchains/. Idempotent; a

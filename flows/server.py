@@ -1,8 +1,14 @@
-"""The project's own Prefect server: local, SQLite, bound to 127.0.0.1.
+"""The project's own Prefect server: local, bound to 127.0.0.1, on SQLite or PostgreSQL.
 
 Without PREFECT_API_URL every `python -m flows.<stage>` would start a temporary server (~13 s each), so
 a run starts (or reuses) one server and points every stage at it. State lives in `.prefect/` inside
 the work tree. Usage: `python -m flows.server start|stop|status|url`.
+
+The database (CODER_PIPELINE_PREFECT_DB): `sqlite` (default; one writer at a time, fine for a run of a
+few hundred task runs), `postgres` (a PostgreSQL cluster the project creates and starts in
+`.prefect/pg/` with the distribution's binaries: a night over thousands of partitions means thousands
+of task runs, which SQLite serialises), or the URL of an existing database
+(`postgresql+asyncpg://user:password@host:5432/prefect`).
 """
 from __future__ import annotations
 
@@ -45,8 +51,86 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+DB_ENV = "CODER_PIPELINE_PREFECT_DB"
+PG_PORT_OFFSET = 1000  # the managed PostgreSQL listens on the server's port + this
+
+
+def database_url(home: Path, port: int) -> str | None:
+    """The server's database URL for CODER_PIPELINE_PREFECT_DB (None: Prefect's SQLite in PREFECT_HOME)."""
+    choice = os.environ.get(DB_ENV, "sqlite").strip()
+    if choice in ("", "sqlite"):
+        return None
+    if choice == "postgres":
+        return ensure_postgres(home / "pg", port + PG_PORT_OFFSET)
+    if choice.startswith("postgresql"):
+        return choice
+    raise ValueError(f"{DB_ENV}: expected sqlite, postgres or a postgresql+asyncpg:// URL, got {choice!r}")
+
+
+def _pg_bin(name: str) -> str:
+    import glob
+    import shutil
+
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} not found: install the distribution's package "
+                           "(apt-get install postgresql) or point CODER_PIPELINE_PREFECT_DB at an existing database")
+    return found
+
+
+def _as_postgres_user(cmd: list[str], root: Path) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as the distribution's `postgres` user."""
+    if os.geteuid() != 0:
+        return cmd
+    import shutil
+
+    for parent in root.resolve().parents:  # the postgres user must be able to walk down to its directory
+        if not os.stat(parent).st_mode & 0o001:
+            raise RuntimeError(f"PostgreSQL runs as user postgres, which cannot enter {parent} (mode "
+                               f"{oct(os.stat(parent).st_mode & 0o777)}): keep PREFECT_HOME under a directory "
+                               "others may traverse, or use an existing database (CODER_PIPELINE_PREFECT_DB=<url>)")
+    subprocess.run(["chown", "-R", "postgres:postgres", str(root)], check=True)
+    return [shutil.which("runuser") or "runuser", "-u", "postgres", "--", *cmd]
+
+
+def ensure_postgres(root: Path, port: int) -> str:
+    """A PostgreSQL cluster in `root` (created on first use, trust auth on 127.0.0.1 only), running on
+    `port`, with a `prefect` database; its asyncpg URL."""
+    data, run = root / "data", root / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        subprocess.run(_as_postgres_user([_pg_bin("initdb"), "-D", str(data), "-U", "prefect", "-A", "trust",
+                                          "-E", "UTF8", "--no-instructions"], root),
+                       check=True, capture_output=True, text=True)
+    probe = subprocess.run([_pg_bin("pg_ctl"), "-D", str(data), "status"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        subprocess.run(_as_postgres_user([_pg_bin("pg_ctl"), "-D", str(data), "-w", "-l", str(root / "postgres.log"),
+                                          "-o", f"-p {port} -h 127.0.0.1 -k {run} -c max_connections=200",
+                                          "start"], root), check=True, capture_output=True, text=True)
+    created = subprocess.run([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "prefect", "-d", "postgres",
+                              "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'prefect'"],
+                             capture_output=True, text=True, check=True)
+    if created.stdout.strip() != "1":
+        subprocess.run([_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "prefect", "prefect"],
+                       check=True, capture_output=True, text=True)
+    return f"postgresql+asyncpg://prefect@127.0.0.1:{port}/prefect"
+
+
+def stop_postgres(root: Path) -> bool:
+    data = root / "data"
+    if not (data / "PG_VERSION").exists():
+        return False
+    proc = subprocess.run(_as_postgres_user([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], root),
+                          capture_output=True, text=True)
+    return proc.returncode == 0
+
+
 def server_env(home: Path, port: int = DEFAULT_PORT) -> dict[str, str]:
     env = dict(os.environ)
+    db = database_url(home, port)
+    if db:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = db
     env.update(
         PREFECT_HOME=str(home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
@@ -106,6 +190,7 @@ def stop(port: int = DEFAULT_PORT, home: Path | None = None, wait_s: float = 0.0
     except (ProcessLookupError, ValueError, PermissionError):
         pgid = None
     pid_file.unlink(missing_ok=True)
+    stop_postgres((home or prefect_home()) / "pg")
     deadline = time.monotonic() + wait_s
     while pgid is not None and wait_s > 0:
         try:

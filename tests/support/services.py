@@ -1,5 +1,5 @@
-"""Real services the cluster tests start as separate processes on 127.0.0.1: a Redis server, a Dask
-scheduler with workers, a Ray head. Each is a context manager that stops only the processes it started.
+"""Real services the cluster tests start as separate processes on 127.0.0.1: a Dask scheduler with
+workers, a Ray head. Each is a context manager that stops only the processes it started.
 
 `unavailable(reason)` is how a test reacts to a missing service or toolchain: skip on a developer's
 machine, fail under CI (CI=true), where `make test` installs what the tests need."""
@@ -40,38 +40,6 @@ def _stop(proc: subprocess.Popen, timeout_s: float = 15) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=timeout_s)
-
-
-@contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[dict]:
-    """A real redis-server (no persistence) on a free port: {"host", "port", "client"}."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise ServiceUnavailable("redis-server binary not found (apt-get install -y redis-server)")
-    try:
-        import redis
-    except ImportError as exc:
-        raise ServiceUnavailable("Python package 'redis' not installed") from exc
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(host="127.0.0.1", port=port)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise ServiceUnavailable("redis-server did not start")
-                time.sleep(0.05)
-        yield {"host": "127.0.0.1", "port": port, "client": client}
-    finally:
-        client.close()
-        _stop(proc)
 
 
 @contextlib.contextmanager
