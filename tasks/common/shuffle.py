@@ -44,6 +44,23 @@ def read_range(paths: Sequence[str | os.PathLike], column: str, lo: int, hi: int
     return pa.concat_tables(tables)
 
 
+def read_range_by_file(paths: Sequence[str | os.PathLike], column: str, lo: int, hi: int | None,
+                       columns: Sequence[str], tag: str = "part") -> pa.Table:
+    """read_range, plus column `tag` = each row's file position in `paths`. Map outputs then need not name
+    their own partition: a partition whose bytes did not change keeps its committed output even when a new
+    partition before it shifts the numbering."""
+    filters = [(column, ">=", lo)] + ([(column, "<", hi)] if hi is not None else [])
+    tables = []
+    for i, path in enumerate(paths):
+        t = pq.read_table(path, columns=list(columns), filters=filters)
+        if t.num_rows:
+            tables.append(t.append_column(tag, pa.array(np.full(t.num_rows, i, dtype=np.int64))))
+    if not tables:
+        schema = pq.read_schema(paths[0]) if paths else pa.schema([])
+        return pa.schema([schema.field(c) for c in columns] + [pa.field(tag, pa.int64())]).empty_table()
+    return pa.concat_tables(tables)
+
+
 def route_of(keys: np.ndarray) -> np.ndarray:
     """The routing value of uniformly distributed uint64 keys: their top ROUTE_BITS bits, as int64."""
     return (keys.astype(np.uint64) >> np.uint64(64 - ROUTE_BITS)).astype(np.int64)

@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tasks.common.partitions import iter_repo_tables, partition_index
-from tasks.common.shuffle import column_array, read_range, route_of, write_sorted
+from tasks.common.partitions import iter_repo_tables
+from tasks.common.shuffle import column_array, read_range, read_range_by_file, route_of, write_sorted
 from tasks.dedup.rank import rank_key
 from tasks.dedup.config import Config
 from tasks.dedup.documents import FileKey
 
 HASHES_SCHEMA = pa.schema([
-    ("route", pa.int64()), ("digest", pa.binary(16)), ("pa", pa.int64()), ("repo", pa.string()),
+    ("route", pa.int64()), ("digest", pa.binary(16)), ("repo", pa.string()),
     ("sample", pa.int32()), ("path", pa.string()), ("size", pa.int64()), ("stars", pa.int64()),
     ("repo_size", pa.int64()),
 ])
@@ -46,8 +46,8 @@ def digest(text: str) -> bytes:
 
 
 def hashes_job(inputs: tuple[str, ...], outs: dict[str, str], cfg: Config) -> dict[str, Any]:
-    """Job body: every file of one data/ordered partition as (route, digest, where, rank) rows."""
-    part = partition_index(inputs[0])
+    """Job body: every file of one data/ordered partition as (route, digest, where, rank) rows (which
+    partition is the groups job's to know: its inputs come in partition order)."""
     rows: dict[str, list[Any]] = {f.name: [] for f in HASHES_SCHEMA}
     files = skipped_short = 0
     for table in iter_repo_tables(inputs[0], ["repo", "sample", "stars", "files", "contents"]):
@@ -69,21 +69,21 @@ def hashes_job(inputs: tuple[str, ...], outs: dict[str, str], cfg: Config) -> di
                 skipped_short += 1
                 continue
             d = hashlib.blake2b(norm.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-            for key, value in (("digest", d), ("pa", part), ("repo", repo), ("sample", sample), ("path", path),
+            for key, value in (("digest", d), ("repo", repo), ("sample", sample), ("path", path),
                                ("size", len(content.encode("utf-8", "surrogatepass"))),
                                ("stars", max(stars) if stars else None), ("repo_size", repo_size)):
                 rows[key].append(value)
     keys = np.frombuffer(b"".join(d[:8] for d in rows["digest"]), dtype="<u8") if rows["digest"] else \
         np.zeros(0, np.uint64)
     rows["route"] = route_of(keys).tolist()
-    write_sorted(outs["hashes"], pa.table(rows, schema=HASHES_SCHEMA), ["route", "digest", "pa", "repo", "sample",
+    write_sorted(outs["hashes"], pa.table(rows, schema=HASHES_SCHEMA), ["route", "digest", "repo", "sample",
                                                                         "path"])
     return {"files": files, "hashed": len(rows["digest"]), "short": skipped_short}
 
 
 def groups_job(inputs: tuple[str, ...], outs: dict[str, str], lo: int, hi: int | None, cfg: Config) -> dict[str, Any]:
     """Job body: one routing range of every partition's hashes -> the dropped copies (routed by partition)."""
-    table = read_range(inputs, "route", lo, hi)
+    table = read_range_by_file(inputs, "route", lo, hi, [f.name for f in HASHES_SCHEMA], tag="pa")  # pa: partition
     dropped: dict[str, list[Any]] = {f.name: [] for f in EXACT_SCHEMA}
     groups = 0
     if table.num_rows:

@@ -17,18 +17,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tasks.common.shuffle import column_array, read_range, route_of, write_sorted
+from tasks.common.shuffle import column_array, read_range, read_range_by_file, route_of, write_sorted
 from tasks.dedup.shingles import fmix64
 
-BANDS_SCHEMA = pa.schema([("route", pa.int64()), ("bucket", pa.uint64()), ("doc", pa.int64())])
+BANDS_SCHEMA = pa.schema([("route", pa.int64()), ("bucket", pa.uint64()), ("row", pa.int64())])  # row: in its partition
 PAIRS_SCHEMA = pa.schema([("pa", pa.int64()), ("a", pa.int64()), ("b", pa.int64())])
 _BAND_SEED = np.uint64(0x9E3779B97F4A7C15)
 _ROW_MULT = np.uint64(0xD6E8FEB86659FD93)
 DOC_BITS = 32  # doc id = partition << 32 | row of the partition's signature file
 
 
-def doc_ids(partition: int, rows: np.ndarray) -> np.ndarray:
-    return (np.int64(partition) << np.int64(DOC_BITS)) | rows.astype(np.int64)
+def doc_ids_of(partitions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return (partitions.astype(np.int64) << np.int64(DOC_BITS)) | rows.astype(np.int64)
 
 
 def partition_of(docs: np.ndarray) -> np.ndarray:
@@ -55,11 +55,12 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 def write_bands(path: str, docs: np.ndarray, sigs: np.ndarray, bands: int, rows: int) -> int:
-    """The (route, bucket, doc) rows of one partition's documents, sorted for range reads."""
+    """The (route, bucket, row) rows of one partition's documents (`docs`: their rows in the partition's
+    signature file), sorted for range reads; the reader adds the partition (doc = partition << 32 | row)."""
     keys = band_keys(sigs, bands, rows).reshape(-1)
     table = pa.table({"route": pa.array(route_of(keys), pa.int64()), "bucket": pa.array(keys, pa.uint64()),
-                      "doc": pa.array(np.repeat(docs.astype(np.int64), bands), pa.int64())}, schema=BANDS_SCHEMA)
-    return write_sorted(path, table, ["route", "bucket", "doc"])
+                      "row": pa.array(np.repeat(docs.astype(np.int64), bands), pa.int64())}, schema=BANDS_SCHEMA)
+    return write_sorted(path, table, ["route", "bucket", "row"])
 
 
 def bucket_pairs(buckets: np.ndarray, docs: np.ndarray, max_bucket: int) -> tuple[np.ndarray, dict[str, int]]:
@@ -98,10 +99,11 @@ def bucket_pairs(buckets: np.ndarray, docs: np.ndarray, max_bucket: int) -> tupl
 
 def candidates_job(inputs: tuple[str, ...], outs: dict[str, str], lo: int, hi: int | None,
                    max_bucket: int) -> dict[str, Any]:
-    """Job body: the candidate pairs of one routing range of every partition's bands, routed by a's partition."""
-    table = read_range(inputs, "route", lo, hi, ["bucket", "doc"])
-    pairs, stats = bucket_pairs(column_array(table, "bucket", np.uint64), column_array(table, "doc", np.int64),
-                                max_bucket)
+    """Job body: the candidate pairs of one routing range of every partition's bands (inputs: the band
+    files in partition order), routed by a's partition."""
+    table = read_range_by_file(inputs, "route", lo, hi, ["bucket", "row"])
+    docs = doc_ids_of(column_array(table, "part", np.int64), column_array(table, "row", np.int64))
+    pairs, stats = bucket_pairs(column_array(table, "bucket", np.uint64), docs, max_bucket)
     out = pa.table({"pa": pa.array(partition_of(pairs[:, 0]), pa.int64()), "a": pa.array(pairs[:, 0], pa.int64()),
                     "b": pa.array(pairs[:, 1], pa.int64())}, schema=PAIRS_SCHEMA)
     write_sorted(outs["pairs"], out, ["pa", "a", "b"])

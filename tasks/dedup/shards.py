@@ -22,7 +22,7 @@ from tasks.common.partitions import PartWriter, iter_batches, iter_repo_tables, 
 from tasks.dedup.config import Config
 from tasks.dedup.documents import DocKey, FileKey, iter_documents
 from tasks.dedup.exact import dropped_files
-from tasks.dedup.lsh import doc_ids, write_bands
+from tasks.dedup.lsh import write_bands
 from tasks.dedup.shingles import document_shingles
 from tasks.dedup.signature import SCHEME, pack, signature, unpack_many
 
@@ -92,8 +92,7 @@ def signatures_shard(in_path: str | Path, sig_path: str | Path, cfg: Config, ban
     if bands_path is not None:
         bands, rows = cfg.lsh
         matrix = np.stack(sigs) if sigs else np.zeros((0, cfg.num_perm), dtype=np.uint32)
-        docs = doc_ids(partition_index(in_path), np.asarray(rows_with_sig, dtype=np.int64))
-        band_rows = write_bands(str(bands_path), docs, matrix, bands, rows)
+        band_rows = write_bands(str(bands_path), np.asarray(rows_with_sig, dtype=np.int64), matrix, bands, rows)
     seconds = time.perf_counter() - t0
     return {"shard": Path(in_path).name, "docs": len(out["repo"]), "repos": len(set(out["repo"])),
             "rows_without_repo": n_null_repo, "bytes": n_bytes, "shingles": n_shingles, "empty": n_empty,
@@ -199,6 +198,10 @@ def apply_shard(in_path: str | Path, out_path: str | Path, drop_repos: Iterable[
         for batch in iter_batches(in_path):
             table = pa.Table.from_batches([batch], schema=schema)
             dropped = pc.fill_null(pc.is_in(table.column("repo"), value_set=drop), False)
+            gone = table.filter(dropped)
+            if gone.num_rows and "contents" in gone.column_names:  # whole repositories: every file counts
+                stats["near_files"] += int(pc.sum(pc.list_value_length(gone.column("contents"))).as_py() or 0)
+                stats["near_bytes"] += int(pc.sum(pc.binary_length(pc.list_flatten(gone.column("contents")))).as_py() or 0)
             kept = table.filter(pc.invert(dropped))
             changed = pc.fill_null(pc.is_in(kept.column("repo"), value_set=touched), False)
             if len(touched) and pc.any(changed).as_py():

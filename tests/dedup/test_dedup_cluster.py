@@ -259,6 +259,9 @@ def test_metrics_and_cluster_table(tmp_path, corpus):
     assert metrics["dropped_share"] == pytest.approx(len(drop) / len(repos), abs=1e-6)
     dropped_bytes = sum(len(s.encode()) for r in drop for s in repos[r])
     assert metrics["bytes_dropped"] == dropped_bytes
+    # near.*: what the near-dedup removed, whole repositories included (their files and content bytes)
+    assert metrics["near"]["files_dropped"] == sum(len(repos[r]) for r in drop)
+    assert metrics["near"]["bytes_dropped"] == dropped_bytes
     assert sum(int(k) * v for k, v in metrics["cluster_sizes"].items()) == len(rows)
     assert {d["repo"] for d in metrics["dropped"]} == set(drop)
     assert all(d["kept_repo"] not in drop for d in metrics["dropped"])
@@ -363,6 +366,36 @@ def test_a_night_with_one_new_repository_redoes_only_what_it_touches(tmp_path, c
     assert run2.runs["verify"].reused >= 2
     scratch = tmp_path / "scratch"
     _, rows_s, drop_s, _ = run_stage(scratch, grown, stars, 4)
+    assert (rows2, drop2) == (rows_s, drop_s)
+    for i in range(4):
+        assert (night2 / "deduped" / shard_name(i)).read_bytes() == (scratch / "deduped" / shard_name(i)).read_bytes()
+
+
+def test_a_new_partition_that_renumbers_the_others_keeps_their_committed_jobs(tmp_path, corpus):
+    """Map outputs never name their own partition (readers add it), so partitions whose bytes did not change
+    keep their signatures and exact hashes when a new partition shifts the numbering - and the decisions
+    still come out as from scratch."""
+    import shutil
+
+    repos, stars = corpus
+    night1 = tmp_path / "night1"
+    write_ordered(night1 / "ordered", repos, 3, stars)
+    run_stage(night1, repos, stars, 3, {"exact": {"enabled": True}})
+    t = dedup_corpus
+    newcomer = {"git/aaa-new@1": [t.render(t.code_like(random.Random(5), t.vocabulary(), 600))]}
+    night2 = tmp_path / "night2"
+    write_ordered(night2 / "new", newcomer, 1, stars)
+    (night2 / "ordered").mkdir(parents=True)
+    shutil.copyfile(night2 / "new" / shard_name(0), night2 / "ordered" / shard_name(0))
+    for i in range(3):
+        shutil.copyfile(night1 / "ordered" / shard_name(i), night2 / "ordered" / shard_name(i + 1))
+    shutil.copytree(night1 / "cache", night2 / "cache")
+    grown = {**repos, **newcomer}
+    _, rows2, drop2, run2 = run_stage(night2, grown, stars, 4, {"exact": {"enabled": True}})
+    assert run2.runs["signatures"].reused == 3 and run2.runs["hashes"].reused == 3
+    scratch = tmp_path / "scratch"
+    shutil.copytree(night2 / "ordered", scratch / "ordered")
+    _, rows_s, drop_s, _ = run_stage(scratch, grown, stars, 4, {"exact": {"enabled": True}})
     assert (rows2, drop2) == (rows_s, drop_s)
     for i in range(4):
         assert (night2 / "deduped" / shard_name(i)).read_bytes() == (scratch / "deduped" / shard_name(i)).read_bytes()
