@@ -66,7 +66,7 @@ bench-scaling: install
 ## The data pipeline (crawl..pack) on the 15 GitHub repositories of ../shared/corpora/github, as a user meets a new
 ## corpus: gates in warn + `dvc repro pack`, `python -m flows.calibrate`, `dvc repro pack` again (must be green);
 ## quality removals scored against benchmarks/quality_labels/github.tsv, then the governance figures on the default
-## corpus too. benchmarks/github_corpus.json and two sections of RESULTS.md (~25 min; exit 1 on a failed step, a
+## corpus too. benchmarks/github_corpus.json and two sections of RESULTS.md (~15-20 min; exit 1 on a failed step, a
 ## run that is not green or a missed precision target). Precision alone: `python -m benchmarks.quality_precision --check`
 bench-github: install
 	$(PY) -m benchmarks.github_corpus

@@ -443,7 +443,7 @@ def github_section(results: dict[str, Any]) -> str:
                   f"Removals by reason, precision = labelled drop / labelled, against `{p.get('labels')}` "
                   "(benchmarks.quality_precision's scoring; reasons with no removal omitted):", ""]
         shown = {**p, "reasons": {k: v for k, v in p["reasons"].items() if v["removed"]}}
-        lines += [f"- {' · '.join(line.split())}" if line.startswith("  ") else line
+        lines += [f"- {' · '.join(line.strip().split(chr(9)))}" if line.startswith("  ") else line
                   for line in precision_markdown(shown).split("\n")]
         lines += ["", "Unlabelled removals: " + (f"**{len(p['unlabelled'])}** (listed above; add them to the labels)"
                                                  if p["unlabelled"] else "none") + ". Precision targets "
