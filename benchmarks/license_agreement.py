@@ -29,6 +29,15 @@ def _rows_files(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(r["path"], r["content"]) for r in rows if r.get("content") is not None]
 
 
+def registry_license(res: dict[str, Any]) -> str | None:
+    """The licence the registry (or the spec) declares. The crawl's rows carry the licence it DETECTED
+    (`license` column, what the filter's policy reads); the declared one is kept in `res["license"]["declared"]`.
+    Only a crawl result without that summary (older code) falls back to the rows."""
+    if isinstance(res.get("license"), dict):
+        return res["license"].get("declared")
+    return next((r["license"] for r in res["rows"] if r.get("license")), None)
+
+
 def compare_source(spec: dict[str, Any], cfg: Any) -> dict[str, Any]:
     """One source: declared vs detected-from-files, plus the full detection."""
     from tasks.crawl import crawl_source
@@ -37,7 +46,7 @@ def compare_source(spec: dict[str, Any], cfg: Any) -> dict[str, Any]:
     if res.get("error"):
         return {"repo": res["repo"], "error": res["error"]}
     files = _rows_files(res["rows"])
-    declared = next((r["license"] for r in res["rows"] if r.get("license")), None)
+    declared = registry_license(res)
     from_files = detect_repo_license([(p, t) for p, t in files if is_license_file(p)], None)
     full = detect_repo_license(files, declared)
     declared_spdx = normalize_expression(declared)

@@ -559,11 +559,11 @@ def section_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def replace_section(markdown: str, section: str) -> str:
-    """`markdown` with its Pipeline scaling section (to the next `## ` heading) replaced, or appended."""
+def replace_section(markdown: str, section: str, heading: str = HEADING) -> str:
+    """`markdown` with its `heading` section (to the next `## ` heading) replaced, or appended."""
     lines = markdown.split("\n")
     try:
-        start = lines.index(HEADING)
+        start = lines.index(heading)
     except ValueError:
         return markdown.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))

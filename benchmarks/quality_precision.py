@@ -42,6 +42,8 @@ VERDICTS = ("keep", "drop")
 # reported, but not held to --min-precision: decontamination removes any file sharing a 10-gram with a
 # benchmark by design (the paper's rule); its false positives are measured by tasks.quality.measure
 NOT_CHECKED = ("contaminated",)
+MIN_PRECISION = 0.9      # --check: per screening reason with labelled removals
+MAX_WRONG_SHARE = 0.01   # --check: bytes of removals labelled keep, as a share of the corpus's bytes
 
 
 @dataclass(frozen=True)
@@ -206,8 +208,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--work-dir", type=Path, default=ROOT / WORK_DIR)
     ap.add_argument("--json", type=Path, help="also write the report as JSON here")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed or a removal is unlabelled")
-    ap.add_argument("--min-precision", type=float, default=0.9)
-    ap.add_argument("--max-wrong-share", type=float, default=0.01)
+    ap.add_argument("--min-precision", type=float, default=MIN_PRECISION)
+    ap.add_argument("--max-wrong-share", type=float, default=MAX_WRONG_SHARE)
     return ap.parse_args(argv)
 
 

