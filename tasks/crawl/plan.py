@@ -8,6 +8,7 @@ A partition's job is keyed by the keys of its sources, so it is rebuilt only whe
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -149,6 +150,7 @@ def run_crawl(sources: list[Any], cfg: Config, out_dir: str | os.PathLike, *, ta
 
     salt = stage_salt("crawl", cfg.output_params())
     sources, opted_out = split_opted_out(sources, cfg)
+    cfg = dataclasses.replace(cfg, sources=(), optout=None)  # what every job receives: not the whole manifest
     sources, snapshot, unresolved = pin_sources(sources, cfg, cache, runner)
     opted_out += unresolved
     write_snapshot(Path(out_dir) / "snapshot.json", snapshot)
