@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install system-deps toolchains oracle profile-paper run test soak bench bench-scaling bench-github audit calibrate server stop
+.PHONY: install system-deps toolchains oracle profile-paper run test soak bench bench-scaling bench-github bench-incremental audit calibrate server stop
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench-scaling: install
 ## run that is not green or a missed precision target). Precision alone: `python -m benchmarks.quality_precision --check`
 bench-github: install
 	$(PY) -m benchmarks.github_corpus
+
+## A nightly refresh that costs the delta: the default corpus, then +5% new sources, against a from-scratch
+## run on the same sources (CPU per stage, partition jobs reused, outputs identical): RESULTS.md
+bench-incremental: install
+	$(PY) -m benchmarks.incremental
 
 ## Reproducibility audit: two clean runs in separate directories must give identical dvc.lock hashes.
 audit: install

@@ -1,0 +1,184 @@
+"""A nightly refresh that costs the delta: +5% new sources on the default corpus, incremental vs from scratch.
+
+    python -m benchmarks.incremental [--extra N] [--partition-mb 2]        (`make bench-incremental`)
+    python -m benchmarks.incremental render
+
+Three project copies (flows.audit.make_copy) share the download cache and the decontamination index:
+- `nightly`: night 1 = the default manifest, then night 2 = the default manifest + N new real packages
+  (the smallest N of benchmarks/scaling_manifest.yaml's x2 list: 4 = 5% of 78 sources), the tokenizer
+  frozen as a nightly refresh keeps it, its partition cache carried from night to night;
+- `scratch`: the same params on the night-2 sources, from nothing (the same frozen tokenizer given to it);
+- each data stage (crawl..pack) runs alone (`dvc repro --single-item`), so its CPU seconds are those of its
+  own process tree (resource.getrusage of the reaped children: DVC, the flow, its workers).
+Reported: CPU and wall per stage of night 2 against the from-scratch run (target: data stages <= 25% of the
+from-scratch CPU), the partition jobs reused and recomputed, every data stage's dvc.lock hashes compared
+(per-partition outputs identical), and the dedup decisions compared (data/dedup_clusters.parquet).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flows.audit import ROOT, copy_env, deep_update, make_copy, shared_caches
+from tasks.common.io import atomic_write_json, atomic_write_text
+
+DATA = ["crawl", "filter", "redact", "order", "dedup", "quality", "tokenizer", "pack"]
+RESULTS_JSON = ROOT / "benchmarks" / "incremental.json"
+RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
+WORK = ROOT / "benchmarks" / "results" / "incremental"
+HEADING = "## Nightly refresh: the delta"
+TARGET = 0.25
+
+
+def extra_sources(n: int) -> list[dict[str, Any]]:
+    """The n smallest pinned packages of the scaling manifest's first list (sizes are in its comments)."""
+    text = (ROOT / "benchmarks" / "scaling_manifest.yaml").read_text(encoding="utf-8")
+    sized = []
+    for line in text.splitlines():
+        if line.strip().startswith("- {") and "unpacked" in line:
+            spec = yaml.safe_load(line.split("#")[0].strip()[2:])
+            kib = int(line.split("unpacked", 1)[1].split("KiB")[0])
+            sized.append((kib, spec))
+        if line.startswith("x4:"):
+            break
+    return [spec for _, spec in sorted(sized, key=lambda t: (t[0], t[1]["name"]))[:n]]
+
+
+def params_for(sources: list[dict[str, Any]], partition_mb: float) -> dict[str, Any]:
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    loose = {"mode": "warn"}  # gates report; what is measured here is cost and identity
+    return shared_caches(deep_update(base, {
+        "runtime": {"partition_mb": partition_mb, "min_partitions": 1},
+        "crawl": {"manifest": None, "sources": sources},
+        "filter": {"gate": loose}, "order": {"gate": loose}, "dedup": {"gate": loose}, "quality": {"gate": loose},
+        "tokenizer": {"frozen": True},
+    }))
+
+
+def run_stage(project: Path, stage: str) -> dict[str, Any]:
+    """`dvc repro --single-item stage` alone: wall and CPU seconds of its whole reaped process tree."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "--single-item", stage], cwd=project,
+                          env=copy_env(project), capture_output=True, text=True)
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{project.name}: {stage} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    timings_path = project / "reports" / "timings" / f"{stage}.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+    jobs = {"reused": 0, "computed": 0}
+    for key, value in timings.items():
+        for kind in jobs:
+            if (key == kind or key.endswith(f"_{kind}")) and isinstance(value, int):
+                jobs[kind] += value
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **jobs}
+
+
+def lock(project: Path) -> dict[str, dict[str, str]]:
+    stages = (yaml.safe_load((project / "dvc.lock").read_text()) or {}).get("stages", {})
+    return {name: {o["path"]: o.get("md5", "") for o in st.get("outs", [])} for name, st in stages.items()}
+
+
+def night(project: Path, sources: list[dict[str, Any]], partition_mb: float) -> dict[str, Any]:
+    (project / "params.yaml").write_text(yaml.safe_dump(params_for(sources, partition_mb), sort_keys=False))
+    return {stage: run_stage(project, stage) for stage in DATA}
+
+
+def clusters(project: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(project / "data" / "dedup_clusters.parquet").to_pylist()
+
+
+def measure(extra: int, partition_mb: float) -> dict[str, Any]:
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    from tasks.crawl.config import DEFAULT_MANIFEST, load_manifest
+
+    default = [dict(s) for s in load_manifest(str(ROOT / DEFAULT_MANIFEST))]
+    added = extra_sources(extra)
+    nightly = make_copy(WORK / "nightly", params_for(default, partition_mb), DATA)
+    night1 = night(nightly, default, partition_mb)
+    night2 = night(nightly, default + added, partition_mb)
+    scratch = make_copy(WORK / "scratch", params_for(default + added, partition_mb), DATA)
+    (scratch / "models").mkdir(exist_ok=True)  # the same frozen tokenizer (a persisting output)
+    shutil.copytree(nightly / "models" / "tokenizer", scratch / "models" / "tokenizer")
+    full = night(scratch, default + added, partition_mb)
+    got, want = lock(nightly), lock(scratch)
+    same = {stage: got.get(stage) == want.get(stage) for stage in DATA}
+    decisions_same = clusters(nightly) == clusters(scratch)
+    cpu_incr = sum(s["cpu_s"] for s in night2.values())
+    cpu_full = sum(s["cpu_s"] for s in full.values())
+    delta = json.loads((nightly / "reports" / "delta" / "crawl.json").read_text())
+    return {
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                                     text=True).stdout.strip(),
+        "loadavg": os.getloadavg()[0],
+        "sources": {"night1": len(default), "added": [f"{s['type']}/{s['name']}@{s['version']}" for s in added]},
+        "partition_mb": partition_mb, "delta": {k: len(v) if isinstance(v, list) else v for k, v in delta.items()},
+        "night1": night1, "night2": night2, "scratch": full,
+        "cpu": {"incremental": round(cpu_incr, 1), "scratch": round(cpu_full, 1),
+                "ratio": round(cpu_incr / cpu_full, 3) if cpu_full else None, "target": TARGET},
+        "identical_outputs": same, "dedup_decisions_identical": decisions_same,
+    }
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [HEADING, "",
+             f"Written by `make bench-incremental` (`python -m benchmarks.incremental`) on {results['finished_at']}, "
+             f"commit `{results['git_commit']}`; 2 shared cores (load average {results['loadavg']:.1f} at the end). "
+             f"Night 1: the default manifest ({results['sources']['night1']} sources); night 2 adds "
+             f"{len(results['sources']['added'])} real packages ({', '.join(results['sources']['added'])}), with the "
+             f"night-1 partition cache and the frozen tokenizer; from scratch: the night-2 sources in a fresh copy "
+             f"(same frozen tokenizer). Partitions of {results['partition_mb']} MiB. CPU = user+system seconds of "
+             "each stage's whole process tree.", "",
+             "| stage | night 2 CPU s | from scratch CPU s | ratio | night 2 wall s | scratch wall s | jobs reused / recomputed (night 2) | outputs identical |",
+             "|---|---|---|---|---|---|---|---|"]
+    for stage in DATA:
+        a, b = results["night2"][stage], results["scratch"][stage]
+        ratio = f"{a['cpu_s'] / b['cpu_s']:.2f}" if b["cpu_s"] else "-"
+        lines.append(f"| {stage} | {a['cpu_s']} | {b['cpu_s']} | {ratio} | {a['wall_s']} | {b['wall_s']} | "
+                     f"{a['reused']} / {a['computed']} | {'yes' if results['identical_outputs'][stage] else 'NO'} |")
+    c = results["cpu"]
+    verdict = "met" if c["ratio"] is not None and c["ratio"] <= c["target"] else "missed"
+    lines += ["", f"Data stages: night 2 used {c['incremental']} CPU s against {c['scratch']} from scratch: "
+              f"**{c['ratio']:.0%}** (target <= {c['target']:.0%}: {verdict}). Dedup decisions "
+              f"{'identical' if results['dedup_decisions_identical'] else 'DIFFERENT'} to the from-scratch run. "
+              f"Crawl delta: {results['delta']}.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.pipeline_scaling import replace_section
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("command", nargs="?", default="run", choices=["run", "render"])
+    ap.add_argument("--extra", type=int, default=4, help="new sources on night 2 (4 = 5%% of 78)")
+    ap.add_argument("--partition-mb", type=float, default=2.0)
+    args = ap.parse_args(argv)
+    if args.command == "run":
+        results = measure(args.extra, args.partition_mb)
+        atomic_write_json(RESULTS_JSON, results)
+    results = json.loads(RESULTS_JSON.read_text())
+    section = render(results)
+    atomic_write_text(RESULTS_MD, replace_section(RESULTS_MD.read_text(encoding="utf-8"), section, HEADING))
+    print(section)
+    return 0 if all(results["identical_outputs"].values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
