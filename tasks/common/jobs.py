@@ -13,6 +13,9 @@ was never interrupted: a reused entry holds the very bytes a fresh run would wri
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import hashlib
 import json
 import os
@@ -89,6 +92,36 @@ def link_output(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+def release_memory() -> None:
+    """Give back to the OS the heap a finished job freed.
+
+    A pool worker runs many jobs of several kinds; glibc keeps freed arenas and Arrow's mimalloc pool
+    its pages, so without this a worker's RSS ratchets up to the sum of its jobs' high-water marks
+    instead of the largest one. Cheap next to a partition job (milliseconds).
+    """
+    gc.collect()
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        pass
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _load_libc()
+
+
 def run_job(job: Job, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     """Run `fn(inputs, outputs, *args) -> summary` unless an entry with this job's key is committed.
 
@@ -118,6 +151,8 @@ def run_job(job: Job, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
+        finally:
+            release_memory()
     summary = json.loads((entry / SUMMARY).read_text(encoding="utf-8"))
     for name, final in job.outputs.items():
         if final is not None:

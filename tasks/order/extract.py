@@ -51,15 +51,14 @@ _QUERIES: dict[str, str] = {
     "javascript": """
         (import_statement source: (string (string_fragment) @spec))
         (export_statement source: (string (string_fragment) @spec))
-        (call_expression function: (identifier) @_fn
-            arguments: (arguments . (string (string_fragment) @spec) .) (#eq? @_fn "require"))
+        (call_expression function: (identifier) @fn
+            arguments: (arguments . (string (string_fragment) @spec) .))
         (call_expression function: (import) arguments: (arguments . (string (string_fragment) @spec)))
     """,
     "go": "(import_spec path: (_) @p)",
     "rust": "(mod_item) @mod (use_declaration argument: (_) @use)",
     "ruby": """
-        (call method: (identifier) @m arguments: (argument_list . (string . (string_content) @s .) .)
-            (#any-of? @m "require" "require_relative" "load"))
+        (call method: (identifier) @m arguments: (argument_list . (string . (string_content) @s .) .))
     """,
     "php": """
         (namespace_definition name: (namespace_name) @ns)
@@ -86,7 +85,8 @@ def _captures(key: str, node: Any) -> dict[str, list[Any]]:
 
 
 def _text(src: bytes, node: Any) -> str:
-    # slice our own bytes: node.text re-reads through the parse callback, which is far slower
+    # slice our own bytes: node.text (and text predicates such as #eq? in a query, which is why the
+    # queries have none) re-read through the parse callback, far slower and a leak (tasks/order/parsing.py)
     return src[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
 
@@ -238,7 +238,16 @@ def _csharp(key: str, root: Any, facts: FileFacts, src: bytes) -> None:
 
 
 def _js(key: str, root: Any, facts: FileFacts, src: bytes) -> None:
-    for node in _captures(key, root).get("spec", []):
+    from tree_sitter import QueryCursor
+
+    specs = {}
+    for _idx, match in QueryCursor(_query(key)).matches(root):
+        fn = match.get("fn")
+        if fn and _text(src, fn[0]) != "require":
+            continue
+        for node in match.get("spec", []):
+            specs[(node.start_byte, node.end_byte)] = node
+    for _span, node in sorted(specs.items()):
         facts.deps.append(("module", _text(src, node)))
 
 
@@ -294,11 +303,16 @@ def _rust(key: str, root: Any, facts: FileFacts, src: bytes) -> None:
                 facts.deps.append(("use", path))
 
 
+_RUBY_LOADS = frozenset({"require", "require_relative", "load"})
+
+
 def _ruby(key: str, root: Any, facts: FileFacts, src: bytes) -> None:
     from tree_sitter import QueryCursor
 
     for _idx, match in QueryCursor(_query(key)).matches(root):
         method, arg = match["m"][0], match["s"][0]
+        if _text(src, method) not in _RUBY_LOADS:
+            continue
         if method.parent is not None and method.parent.child_by_field_name("receiver") is not None:
             continue
         facts.deps.append((_text(src, method), _text(src, arg)))
