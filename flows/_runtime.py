@@ -306,12 +306,30 @@ def map_jobs(jobs: Sequence[Any], fn: Callable[..., dict[str, Any]], *args: Any,
              per_job: Sequence[tuple] | None = None) -> JobRun:
     """Run partition jobs (tasks.common.jobs.Job) on the flow's task runner; committed ones are reused.
 
-    Each job runs `fn(paths, outputs, *per_job[i], *args)`."""
+    Each job runs `fn(paths, outputs, *per_job[i], *args)`. A job whose key is known without reading its
+    inputs (their digests are remembered) and already committed is resolved here, in the flow process:
+    its outputs linked, no task run, no worker. A night that changed a few partitions of thousands so
+    starts workers and task runs for those few only (the counts are in the stage's timings and artifact).
+    """
+    from tasks.common.jobs import is_committed, known_key, run_job
+
     calls = [(j.stage, j.name, j, fn, (tuple(per_job[i]) if per_job else ()) + args) for i, j in enumerate(jobs)]
-    run = JobRun.of(map_shards(_partition_task(), calls, desc) if jobs else [])
+    results: list[Any] = [None] * len(calls)
+    todo = []
+    for i, call in enumerate(calls):
+        job = call[2]
+        key = known_key(job)
+        if key is not None and is_committed(job, key):
+            results[i] = run_job(job, fn, *call[4], key=key)
+        else:
+            todo.append(i)
+    if todo:
+        for i, result in zip(todo, map_shards(_partition_task(), [calls[i] for i in todo], desc)):
+            results[i] = result
+    run = JobRun.of(results)
     if jobs:
-        log.info("%s: %d jobs, %d reused from committed partitions, %d computed", desc, len(jobs), run.reused,
-                 run.computed)
+        log.info("%s: %d jobs, %d reused from committed partitions (%d resolved without a task), %d computed",
+                 desc, len(jobs), run.reused, len(jobs) - len(todo), run.computed)
     return run
 
 

@@ -46,8 +46,9 @@ def pack_flow(params_path: str = "params.yaml") -> dict[str, Any]:
             outputs: dict[str, str | None] = {"tokens": None, "index": None}
             if u["kind"] == "clean":
                 outputs["heldout"] = str(heldout / Path(u["path"]).name)
+            # keyed by content only (not the unit's position), so inserted partitions leave the others' reused
             jobs.append(Job(STEP, f"unit-{u['index']:05d}", salt, inputs=(u["path"], TOKENIZER), outputs=outputs,
-                            extra=f"{u['index']}/{u['n_buckets']}", cache=cache))
+                            extra=u["kind"] if u["kind"] == "clean" else f"text:{u['source']}", cache=cache))
         threads = max(1, (os.cpu_count() or 1) // workers_from_params(params))
         encoded = map_jobs(jobs, encode_job, split, cfg, threads, desc="encode", per_job=[(u,) for u in units])
         paths = {u["index"]: (entry_path(STEP, k, "tokens", cache), entry_path(STEP, k, "index", cache))

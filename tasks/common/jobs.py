@@ -63,26 +63,80 @@ class Job:
     cache: str = DEFAULT_CACHE
 
 
+DIGEST_XATTR = "user.coder_pipeline.sha256"
+
+
 def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, remembered on the file itself.
+
+    The digest is kept in an extended attribute stamped with the file's size and mtime (hard links share
+    it, so a committed output and the stage directory's link to it are hashed once), so a night that
+    changed a few partitions does not re-read every other one to find their keys. A file whose stamp no
+    longer matches is hashed again; a filesystem without user xattrs just hashes every time.
+    """
+    stamp = _stamp(path)
+    memo = memoized_digest(path, stamp)
+    if memo is not None:
+        return memo
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    if _stamp(path) == stamp:  # unchanged while read
+        try:
+            os.setxattr(path, DIGEST_XATTR, f"{stamp}{digest}".encode())
+        except OSError:  # no xattrs here (or not ours to write): nothing remembered
+            pass
+    return digest
+
+
+def _stamp(path: str | os.PathLike) -> str:
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}:"
+
+
+def memoized_digest(path: str | os.PathLike, stamp: str | None = None) -> str | None:
+    """The remembered digest of the file as it is now, or None (never reads the file)."""
+    try:
+        stamp = stamp or _stamp(path)
+        memo = os.getxattr(path, DIGEST_XATTR).decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return memo[len(stamp):] if memo.startswith(stamp) and len(memo) == len(stamp) + 64 else None
 
 
 def job_key(job: Job) -> str:
+    return _key(job, [file_digest(path) for path in job.inputs])
+
+
+def known_key(job: Job) -> str | None:
+    """The job's key when every input's digest is remembered (no input is read), else None."""
+    digests = [memoized_digest(path) for path in job.inputs]
+    return None if any(d is None for d in digests) else _key(job, digests)  # type: ignore[arg-type]
+
+
+def _key(job: Job, digests: list[str]) -> str:
     h = hashlib.sha256()
     for part in (job.stage, job.salt, job.extra, json.dumps(sorted(job.outputs)), str(len(job.inputs))):
         h.update(part.encode("utf-8", "surrogatepass") + b"\0")
-    for path in job.inputs:
-        h.update(file_digest(path).encode() + b"\0")
+    for digest in digests:
+        h.update(digest.encode() + b"\0")
     return h.hexdigest()[:40]
+
+
+def is_committed(job: Job, key: str) -> bool:
+    return (cache_root(job.cache) / job.stage / key / SUMMARY).is_file()
 
 
 def link_output(src: Path, dst: Path) -> None:
     """Put the committed file at dst (hard link, or a copy across filesystems), replacing any old one."""
     dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if os.path.samefile(src, dst):  # already linked (a job resolved again after a worker died):
+            return                      # renaming a link onto the same file would leave the temporary name
+    except FileNotFoundError:
+        pass
     tmp = dst.with_name(f".{dst.name}.link-{os.getpid()}")
     tmp.unlink(missing_ok=True)
     try:
@@ -90,6 +144,7 @@ def link_output(src: Path, dst: Path) -> None:
     except OSError:
         shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
+    tmp.unlink(missing_ok=True)  # rename(2) does nothing when both names are links of one file
 
 
 def release_memory() -> None:
@@ -122,13 +177,15 @@ def _load_libc() -> Any:
 _LIBC = _load_libc()
 
 
-def run_job(job: Job, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+def run_job(job: Job, fn: Callable[..., dict[str, Any]], *args: Any, key: str | None = None) -> dict[str, Any]:
     """Run `fn(inputs, outputs, *args) -> summary` unless an entry with this job's key is committed.
 
     `outputs` given to fn maps each logical name to a path inside the building directory. Returns the
-    summary with `_job` = {name, key, reused}.
+    summary with `_job` = {name, key, reused}. `key`: the job's key when the caller already knows it.
+    Committed outputs get their digest remembered (file_digest), so the next stage finds its keys
+    without reading them.
     """
-    key = job_key(job)
+    key = key or job_key(job)
     stage_dir = cache_root(job.cache) / job.stage
     entry = stage_dir / key
     reused = (entry / SUMMARY).is_file()
@@ -141,6 +198,8 @@ def run_job(job: Job, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str
             missing = [n for n, p in outs.items() if not Path(p).is_file()]
             if missing:
                 raise RuntimeError(f"{job.stage}/{job.name}: job wrote no {', '.join(missing)}")
+            for p in outs.values():  # just written: read back from the page cache
+                file_digest(p)
             atomic_write_json(building / SUMMARY, summary)
             try:
                 os.rename(building, entry)

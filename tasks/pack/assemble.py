@@ -105,7 +105,9 @@ def write_split(split_dir: Path, *, units: list[dict[str, Any]], load_index: Cal
         for u in members:
             index = load_index(u["index"])
             n = copies_of(index)
-            keep = (n > 0) & (index["bucket"] == b)
+            keep = n > 0
+            if u["kind"] == "text":  # spread over the buckets by their draw; a clean unit is all bucket b
+                keep &= (index["bucket"] % n_buckets) == b
             if not keep.any():
                 continue
             rec = index[keep]

@@ -39,7 +39,7 @@ INDEX_DTYPE = np.dtype([
     ("cool", "<u8"),     # draw for the cool-down mixture
     ("offset", "<u8"),   # first token in the unit's token file
     ("ntok", "<u4"),
-    ("bucket", "<u4"),   # output position group (clean shard index; text docs hashed over them)
+    ("bucket", "<u4"),   # text docs: a draw spreading them over the clean shards (draw % shards); clean docs: 0
     ("split", "u1"),     # 0 train, 1 val
     ("source", "u1"),    # index into SOURCES
     ("fim", "u1"),       # fim.PLAIN / PSM / SPM
@@ -185,8 +185,9 @@ def encode_unit(unit: dict[str, Any], tokenizer_path: str, tok_path: str | os.Pa
             ids = fim.layout_array(p, segs, sp, cfg.add_bos)
             docs.append(ids)
             did = doc.doc_id
-            bucket = unit["bucket"] if unit["kind"] == "clean" else \
-                stable_hash64(cfg.seed, "bucket", did) % unit["n_buckets"]
+            # nothing positional in a unit's output: a night that inserts a partition before this
+            # one reuses its encoding (the assembly places a clean unit by its position then)
+            bucket = 0 if unit["kind"] == "clean" else stable_hash64(cfg.seed, "bucket", did) >> 32
             records.append((stable_hash64(did), stable_hash64(cfg.seed, "mix", did),
                             stable_hash64(cfg.seed, "cooldown", did), totals["offset"], len(ids), bucket,
                             split.split_of(doc.repo, doc.sample), SOURCE_ID[doc.source], p.mode,
@@ -237,7 +238,7 @@ def encode_unit(unit: dict[str, Any], tokenizer_path: str, tok_path: str | os.Pa
     index = np.array(records, dtype=INDEX_DTYPE)
     with open(idx_path, "wb") as fh:  # np.save(path) would append .npy to a name without it
         np.save(fh, index)
-    return {"unit": unit["index"], "kind": unit["kind"], "path": unit["path"], "docs": len(records),
+    return {"kind": unit["kind"], "docs": len(records),
             "skipped": dict(sorted(skipped.items())), "bytes": totals["bytes"], "tokens": int(totals["offset"]),
             "encode_seconds": round(totals["enc_s"], 4), "seconds": round(time.perf_counter() - t0, 4),
             **summarise(index)}
