@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install system-deps run test soak bench bench-scaling bench-github audit server stop
+.PHONY: install system-deps run test soak bench bench-scale bench-scaling bench-github audit server stop
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,10 +43,14 @@ soak: install system-deps
 bench: install
 	$(PY) -m benchmarks.run
 
-## The whole data pipeline (crawl..pack) on 1x/2x/4x real corpora and 1 vs 2 workers (~40 min):
-## benchmarks/pipeline_scaling.json and the "Pipeline scaling" section of benchmarks/RESULTS.md
-bench-scaling: install
+## The whole data pipeline (crawl..pack) on 1x/4x/20x real corpora (20x: 1 GiB+ of text; hours on 2 cores),
+## 20x again on a local Dask cluster (2 workers, memory-limited) and a local Ray head, and a SIGKILL + rerun of
+## dedup and pack at 20x: benchmarks/pipeline_scaling.json and the "Pipeline scaling" section of
+## benchmarks/RESULTS.md (`python -m benchmarks.pipeline_scaling --help` for a subset of runs)
+bench-scale: install
 	$(PY) -m benchmarks.pipeline_scaling
+
+bench-scaling: bench-scale
 
 ## Precision of the quality stage's removals on the 15 GitHub repositories of ../shared/corpora/github,
 ## against the reviewer labels in benchmarks/quality_labels/github.tsv (~2 min; exit 1 on a missed target)
