@@ -106,10 +106,11 @@ def corpus_specs(scale: int, default: Sequence[dict[str, Any]], parts: dict[str,
     return specs
 
 
-def default_specs() -> tuple[dict[str, Any], ...]:
+def default_specs(path: str | None = None) -> tuple[dict[str, Any], ...]:
+    """The 1x corpus: the crawl's default manifest (or `path`, for a quick check of the harness)."""
     from tasks.crawl.config import DEFAULT_MANIFEST, load_manifest
 
-    return load_manifest(str(ROOT / DEFAULT_MANIFEST))
+    return load_manifest(str(path or ROOT / DEFAULT_MANIFEST))
 
 
 def source_sizes(specs: Sequence[dict[str, Any]], crawl_section: dict[str, Any], threads: int = 4,
@@ -1040,6 +1041,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--dask-memory-limit", default="1GiB", help="per Dask worker (enforced by its nanny)")
     ap.add_argument("--timeout-s", type=float, default=1800.0, help="bound on one stage")
     ap.add_argument("--work-dir", default=WORK_DIR)
+    ap.add_argument("--manifest", default=SCALING_MANIFEST, help="the extra sources of 4x and 20x (`choose` writes it)")
+    ap.add_argument("--base-manifest", help="the 1x corpus (default: the crawl's default manifest); a small one "
+                                            "checks the harness quickly (with --runs 1x2 1xdask 1xray)")
     ap.add_argument("--results-json", default=RESULTS_JSON)
     ap.add_argument("--results-md", default=RESULTS_MD)
     ap.add_argument("--update", action="store_true", help="merge the measured runs into the existing JSON")
@@ -1100,7 +1104,7 @@ def choose(args: argparse.Namespace, default: Sequence[dict[str, Any]], crawl: d
     parts, info = choose_parts(default_sizes, candidates, batch)
     log(f"chosen: {info}")
     header = CHOOSE_HEADER.format(day=_dt.date.today().isoformat(), list_day=args.list_day)
-    atomic_write_text(ROOT / SCALING_MANIFEST, manifest_text(parts, info, header))
+    atomic_write_text(ROOT / args.manifest, manifest_text(parts, info, header))
     return 0 if info["reached"] else 1
 
 
@@ -1131,8 +1135,8 @@ def main(argv: list[str] | None = None) -> int:
     params = shared_caches(load_params(ROOT / "params.yaml"))
     crawl_cache, quality_cache = params["crawl"]["cache_dir"], params["quality"]["decontam"]["cache_dir"]
     if args.command == "choose":
-        return choose(args, default_specs(), params["crawl"], log)
-    parts, default = load_parts(), default_specs()
+        return choose(args, default_specs(args.base_manifest), params["crawl"], log)
+    parts, default = load_parts(ROOT / args.manifest), default_specs(args.base_manifest)
     if args.command == "sizes":
         sizes = source_sizes(corpus_specs(args.scale, default, parts), params["crawl"], log=log)
         print(json.dumps({"sources": len(sizes), "unpacked_mib": sum(s["unpacked_bytes"] for s in sizes) / MIB,
