@@ -145,6 +145,21 @@ def source_sizes(specs: Sequence[dict[str, Any]], crawl_section: dict[str, Any],
         return list(pool.map(one, specs))
 
 
+def cached_sizes(specs: Sequence[dict[str, Any]], crawl_section: dict[str, Any], path: Path,
+                 threads: int = 4) -> list[dict[str, Any]]:
+    """source_sizes, remembered in `path` by spec key: a source sized before (its archive is then in the
+    download cache) is not crawled again; a source that failed is."""
+    from tasks.common.io import atomic_write_json
+    from tasks.crawl.sources import spec_key
+
+    known = _read_json(path)
+    todo = [s for s in specs if spec_key(s) not in known or known[spec_key(s)].get("error")]
+    for spec, size in zip(todo, source_sizes(todo, crawl_section, threads=threads, log=lambda m: None)):
+        known[spec_key(spec)] = size
+    atomic_write_json(path, known)
+    return [known[spec_key(s)] for s in specs]
+
+
 def size_summary(sizes: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Count, totals and the distribution (min, quartiles, p90, max) of the sources' unpacked sizes."""
     vals = sorted(s["unpacked_bytes"] for s in sizes if not s.get("error"))
@@ -627,7 +642,7 @@ def namespaces(cache: Path, stage: str) -> list[Path]:
 def kill_and_rerun(stage: str, dest: Path, env: dict[str, str], run_dir: Path, reference: dict[str, dict[str, str]],
                    *, timeout_s: float, server_pid: int | None, log: Callable[[str], None],
                    fraction: float = 0.5, poll_s: float = 0.05) -> dict[str, Any]:
-    """SIGKILL `dvc repro` of `stage` (its whole process group) once `fraction` of the jobs of its watched
+    """SIGKILL `dvc repro --force` of `stage` (its whole process group) once `fraction` of the jobs of its watched
     step have committed, then rerun it: per step, jobs reused and computed (reports/timings) against the
     commits found after the kill, and dvc.lock against the uninterrupted run's.
 
@@ -662,7 +677,9 @@ def kill_and_rerun(stage: str, dest: Path, env: dict[str, str], run_dir: Path, r
     at_kill = {d.name: committed(d) for d in namespaces(cache, stage)}
     building = sum(1 for d in namespaces(cache, stage) for _ in d.glob("*.building-*"))
     log(f"{stage}: killed after {killed_after:.1f} s with {at_kill} committed ({building} building dirs left)")
-    rerun = measure_process([sys.executable, "-m", "dvc", "repro", "--no-run-cache", "--single-item", stage],
+    # --force: the killed run leaves the previous outputs and dvc.lock entry in place (the flow replaces its
+    # outputs atomically at the end), so DVC would find the stage up to date
+    rerun = measure_process([sys.executable, "-m", "dvc", "repro", "--force", "--no-run-cache", "--single-item", stage],
                             cwd=dest, env=env, log_path=run_dir / f"{stage}-rerun.log", timeout_s=timeout_s,
                             server_pid=server_pid)
     timings = _read_json(timings_path)
@@ -944,9 +961,10 @@ def section_markdown(results: dict[str, Any]) -> str:
             for k in keys) + " |")
     kills = [(k, st_, v) for k, r in runs.items() for st_, v in (r.get("kills") or {}).items()]
     if kills:
-        lines += ["", "SIGKILL half-way, then `dvc repro --no-run-cache --single-item <stage>` (the stage's committed "
-                  "jobs removed first, then `dvc repro --force --no-run-cache` killed, whole process group, once half "
-                  "the jobs of the watched step had committed). Per step: jobs / reused / computed in the rerun "
+        lines += ["", "SIGKILL half-way, then `dvc repro --force --no-run-cache --single-item <stage>` again (the "
+                  "stage's committed jobs removed first, then the same command killed, whole process group, once half "
+                  "the jobs of the watched step had committed; --force because the killed run leaves the previous "
+                  "outputs and dvc.lock entry in place, --no-run-cache so DVC does not restore them). Per step: jobs / reused / computed in the rerun "
                   "(reports/timings) against the commits found after the kill.", "",
                   "| Run | stage | killed after s | committed at kill | rerun: step jobs / reused / computed | only unfinished redone | rerun wall / CPU s (full stage) | dvc.lock identical |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -1149,15 +1167,15 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info(ROOT)
     log("filling the crawl download cache (untimed)")
     warm_t = time.perf_counter()
-    sizes = source_sizes(corpus_specs(max(s for s, _, _ in wanted), default, parts), params["crawl"],
-                         threads=args.threads, log=lambda m: None)
+    work = ROOT / args.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    sizes = cached_sizes(corpus_specs(max(s for s, _, _ in wanted), default, parts), params["crawl"],
+                         work / "sizes.json", threads=args.threads)
     warm = {"seconds": time.perf_counter() - warm_t, "sources": len(sizes),
             "downloaded_bytes": sum(s["downloaded_bytes"] for s in sizes),
             "errors": [s["source"] for s in sizes if s["error"]]}
     corpora = {str(k): size_summary(sizes[:len(corpus_specs(k, default, parts))])
                for k in sorted({s for s, _, _ in wanted})}
-    work = ROOT / args.work_dir
-    work.mkdir(parents=True, exist_ok=True)
     kill_run = max(((s, w, r) for s, w, r in wanted if r == "process"), default=None)
     results: dict[str, Any] = (json.loads(results_json.read_text(encoding="utf-8"))
                                if args.update and results_json.is_file() else {})
