@@ -250,6 +250,8 @@ def process_label(cmdline: Sequence[str], name: str = "") -> str:
         return "multiprocessing resource tracker"
     if "-m" in argv[:-1]:
         module = argv[argv.index("-m") + 1]
+        if module == "distributed.cli.dask_worker" and "--nanny" in argv:
+            return "dask nanny"
         labels = {"distributed.cli.dask_worker": "dask worker", "distributed.cli.dask_scheduler": "dask scheduler",
                   "dvc": "dvc"}
         if module == "dvc" and "repro" in argv:
@@ -260,6 +262,19 @@ def process_label(cmdline: Sequence[str], name: str = "") -> str:
         script = Path(argv[1]).name
         return "ray start" if script == "ray" else script
     return base
+
+
+def spawned_label(proc: Any) -> str:
+    """process_label, and for a multiprocessing child its parent's: a Dask nanny's child is the Dask worker,
+    a flow's child a process-pool worker of that flow."""
+    label = process_label(proc.cmdline(), proc.name())
+    if label != "worker (multiprocessing spawn)":
+        return label
+    try:
+        parent = process_label(proc.parent().cmdline())
+    except Exception:  # psutil.Error, or no parent any more
+        return label
+    return "dask worker" if parent == "dask nanny" else f"pool worker ({parent})"
 
 
 class TreeSampler(threading.Thread):
@@ -290,7 +305,7 @@ class TreeSampler(threading.Thread):
                 rss = p.memory_info().rss
                 if rss > best["rss_bytes"]:
                     if p.pid not in self._labels:
-                        self._labels[p.pid] = process_label(p.cmdline(), p.name())
+                        self._labels[p.pid] = spawned_label(p)
                     best.update(rss_bytes=rss, label=self._labels[p.pid], pid=p.pid)
                 total += rss
             except psutil.Error:
