@@ -807,6 +807,8 @@ def _fit(pts: list[dict[str, Any]]) -> dict[str, Any]:
             "cpu_fixed_s": lin[0] if lin else None,
             "cpu_s_per_100mb": lin[1] * 1e8 if lin else None,
             "peak_ratio": peak,
+            "peak_ratio_last": ratio(pts[-1].get("max_process_rss_mib"), pts[-2].get("max_process_rss_mib"))
+            if len(pts) > 2 else None,
             "time_ok": None if cpu_e is None else cpu_e <= TIME_EXPONENT_MAX,
             "wall_ok": None if wall_e is None else wall_e <= TIME_EXPONENT_MAX,
             "peak_ok": None if peak is None else peak <= PEAK_RATIO_MAX}
@@ -939,14 +941,18 @@ def section_markdown(results: dict[str, Any]) -> str:
                          f"{_fmt(e.get('cpu_fixed_s'), '.1f')} | {_fmt(e.get('cpu_s_per_100mb'), '.1f')} |")
         lines += ["", f"Memory per stage: largest single process MiB / whole tree MiB; target: largest process at "
                   f"{local[-1]['scale']}x <= {PEAK_RATIO_MAX}x its {local[0]['scale']}x peak.", "",
-                  "| Stage | " + " | ".join(scales) + f" | largest process at {local[-1]['scale']}x | peak ratio | met | tree exponent |",
-                  "|---|" + "---|" * len(local) + "---|---|---|---|"]
+                  "| Stage | " + " | ".join(scales) + f" | largest process at {local[-1]['scale']}x | peak ratio "
+                  f"{local[-1]['scale']}x/{local[0]['scale']}x | met | "
+                  + (f"ratio {local[-1]['scale']}x/{local[-2]['scale']}x | " if len(local) > 2 else "") + "tree exponent |",
+                  "|---|" + "---|" * len(local) + "---|---|---|" + ("---|" if len(local) > 2 else "") + "---|"]
         for stage in DATA_STAGES:
             cells = [f"{r['stages'][stage]['max_process_rss_mib']:.0f} / {r['stages'][stage]['peak_rss_mib']:.0f}"
                      if stage in r["stages"] else "-" for r in local]
             e = fit.get(stage) or {}
             lines.append(f"| {stage} | " + " | ".join(cells) + f" | {(local[-1]['stages'].get(stage) or {}).get('max_process', '-')} | "
-                         f"{_fmt(e.get('peak_ratio'))} | {_verdict(e.get('peak_ok'))} | {_fmt(e.get('memory_exponent'))} |")
+                         f"{_fmt(e.get('peak_ratio'))} | {_verdict(e.get('peak_ok'))} | "
+                         + (f"{_fmt(e.get('peak_ratio_last'))} | " if len(local) > 2 else "")
+                         + f"{_fmt(e.get('memory_exponent'))} |")
         lines += ["", "Bytes per stage: in -> out MB (the stage's metrics; tokenizer and pack out: size on disk).", "",
                   "| Stage | " + " | ".join(scales) + " |", "|---|" + "---|" * len(local)]
         for stage in DATA_STAGES:
