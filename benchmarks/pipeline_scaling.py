@@ -572,6 +572,8 @@ def run_one(scale: int, workers: int, specs: list[dict[str, Any]], work: Path, *
                        cluster=sampled, log=log)
     except Exception as exc:  # a cluster that did not start, a stage that hung past its bound
         out.setdefault("error", f"{type(exc).__name__}: {exc}")
+    if runner != "process":
+        out.setdefault("cluster", {}).update(cluster_events(run_dir / "cluster-logs"))
     if "error" not in out:
         started = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "pack"], cwd=dest, env=env,
@@ -592,6 +594,17 @@ def run_one(scale: int, workers: int, specs: list[dict[str, Any]], work: Path, *
     if not keep:
         shutil.rmtree(dest, ignore_errors=True)
     return out
+
+
+def cluster_events(logs: Path) -> dict[str, Any]:
+    """What the cluster's own logs say about memory: Dask workers a nanny restarted for passing the
+    `terminate` fraction of their limit (with the first such lines), Ray tasks its memory monitor killed."""
+    lines = []
+    for log in sorted(logs.glob("*.log")) if logs.is_dir() else []:
+        for line in log.read_text(errors="replace").splitlines():
+            if "exceeded 95% memory budget" in line or "Task was killed due to the node running low on memory" in line:
+                lines.append(f"{log.stem}: {line.strip()[:200]}")
+    return {"memory_restarts": len(lines), "memory_restart_lines": lines[:4]}
 
 
 def run_stages(key: str, dest: Path, env: dict[str, str], dvc_yaml: dict[str, Any], run_dir: Path,
@@ -1017,7 +1030,8 @@ def _cluster_words(key: str, run: dict[str, Any]) -> str:
     c = run.get("cluster") or {}
     if c.get("task_runner") == "dask":
         return (f"{key}: Dask scheduler + {c.get('workers')} single-threaded workers, each under a nanny with "
-                f"--memory-limit {c.get('memory_limit')} (killed past 95%; pause and spill off)")
+                f"--memory-limit {c.get('memory_limit')} (killed past 95%; pause and spill off); workers restarted "
+                f"by their nanny for memory: {c.get('memory_restarts', '-')}")
     if c.get("task_runner") == "ray":
         return f"{key}: a Ray head with {c.get('num_cpus')} CPUs"
     return f"{key}: {run.get('error') or 'no cluster'}"
@@ -1148,6 +1162,11 @@ def choose(args: argparse.Namespace, default: Sequence[dict[str, Any]], crawl: d
 
 
 def finish(results: dict[str, Any]) -> dict[str, Any]:
+    for key, run in results["runs"].items():  # runs measured before cluster_events existed: read their logs
+        logs = ROOT / WORK_DIR / key / "cluster-logs"
+        if run.get("runner", "process") != "process" and "memory_restarts" not in (run.get("cluster") or {}) \
+                and logs.is_dir():
+            run.setdefault("cluster", {}).update(cluster_events(logs))
     results["fits"] = fits(results["runs"])
     results["cluster_checks"] = cluster_checks(results["runs"])
     results.pop("speedups", None)

@@ -255,3 +255,12 @@ def test_measure_process_samples_the_cluster_outside_the_tree(tmp_path):
     assert m["cluster_max_process_rss_mib"] >= 120 and m["max_process_rss_mib"] >= 120
     assert m["peak_rss_mib"] >= m["cluster_peak_rss_mib"] >= 120
     assert m["cluster_cpu_s"] >= 0.2 and m["cpu_s"] >= m["tree_cpu_s"] + 0.2  # a busy loop, on a shared machine
+
+
+def test_cluster_events_count_the_nannies_memory_restarts(tmp_path):
+    (tmp_path / "worker-0.log").write_text("x\n2026 - distributed.nanny.memory - WARNING - Worker tcp://a (pid=1) "
+                                           "exceeded 95% memory budget. Restarting...\nINFO done\n")
+    (tmp_path / "scheduler.log").write_text("nothing\n")
+    ev = ps.cluster_events(tmp_path)
+    assert ev["memory_restarts"] == 1 and ev["memory_restart_lines"][0].startswith("worker-0: 2026")
+    assert ps.cluster_events(tmp_path / "missing") == {"memory_restarts": 0, "memory_restart_lines": []}
