@@ -254,7 +254,8 @@ def test_measure_process_samples_the_cluster_outside_the_tree(tmp_path):
         worker.wait(timeout=30)
     assert m["cluster_max_process_rss_mib"] >= 120 and m["max_process_rss_mib"] >= 120
     assert m["peak_rss_mib"] >= m["cluster_peak_rss_mib"] >= 120
-    assert m["cluster_cpu_s"] >= 0.2 and m["cpu_s"] >= m["tree_cpu_s"] + 0.2  # a busy loop, on a shared machine
+    assert m["cluster_cpu_s"] > 0  # a busy loop: how much CPU it gets depends on the machine's load
+    assert m["cpu_s"] == pytest.approx(m["tree_cpu_s"] + m["cluster_cpu_s"])
 
 
 def test_cluster_events_count_the_nannies_memory_restarts(tmp_path):
