@@ -541,20 +541,32 @@ def cluster_for(runner: str, dest: Path, logs: Path, workers: int, env: dict[str
 def run_one(scale: int, workers: int, specs: list[dict[str, Any]], work: Path, *, api_url: str,
             server_pid: int | None, crawl_cache: str, quality_cache: str, timeout_s: float, keep: bool,
             log: Callable[[str], None], runner: str = "process", kills: Sequence[str] = (),
-            dask_memory_limit: str | None = None) -> dict[str, Any]:
+            dask_memory_limit: str | None = None, from_stage: str | None = None,
+            reuse: Path | None = None) -> dict[str, Any]:
     """One run: a project copy, its cluster (Dask / Ray) if any, the stages in order, figures per stage;
-    then, in the same copy, the kill-and-rerun experiments of `kills` (stages)."""
+    then, in the same copy, the kill-and-rerun experiments of `kills` (stages).
+
+    `reuse` + `from_stage`: instead of a fresh copy, the kept copy of an earlier run (its stages before
+    `from_stage` and their outputs stay; the later stages' committed jobs are removed and the stages rerun
+    with --force on this run's runner): a cluster check of the stages from `from_stage` on."""
     from tests.support.project import make_project, project_env
     from tests.robustness.robustness_support import set_params
 
-    key = run_key(scale, workers, runner)
+    key = run_key(scale, workers, runner) + (f"-from-{from_stage}" if reuse is not None else "")
     run_dir = work / key
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     manifest = run_dir / "manifest.yaml"
     manifest.write_text(yaml.safe_dump(specs, sort_keys=False), encoding="utf-8")
-    dest = make_project(run_dir / "project", run_params(workers, manifest, crawl_cache, quality_cache),
-                        list(DATA_STAGES))
+    if reuse is not None:
+        dest = reuse
+        start = DATA_STAGES.index(from_stage or DATA_STAGES[0])
+        for stage in DATA_STAGES[start:]:
+            for d in namespaces(dest / ".cache" / "partitions", stage):
+                shutil.rmtree(d)
+    else:
+        dest = make_project(run_dir / "project", run_params(workers, manifest, crawl_cache, quality_cache),
+                            list(DATA_STAGES))
     env = project_env(dest)
     env.update(PREFECT_API_URL=api_url, RAYON_NUM_THREADS=str(workers), OMP_NUM_THREADS=str(workers))
     dvc_yaml = yaml.safe_load((dest / "dvc.yaml").read_text())
@@ -568,8 +580,11 @@ def run_one(scale: int, workers: int, specs: list[dict[str, Any]], work: Path, *
                                               ("task_runner", "dask_address", "ray_address")}})
                 out["cluster"] = cluster
             sampled = descendants_except([server_pid] if server_pid else []) if cluster else None
+            if reuse is not None:
+                out.update(reused_project=str(reuse.relative_to(ROOT) if reuse.is_relative_to(ROOT) else reuse),
+                           from_stage=from_stage)
             run_stages(key, dest, env, dvc_yaml, run_dir, out, timeout_s=timeout_s, server_pid=server_pid,
-                       cluster=sampled, log=log)
+                       cluster=sampled, log=log, from_stage=from_stage if reuse is not None else None)
     except Exception as exc:  # a cluster that did not start, a stage that hung past its bound
         out.setdefault("error", f"{type(exc).__name__}: {exc}")
     if runner != "process":
@@ -591,7 +606,7 @@ def run_one(scale: int, workers: int, specs: list[dict[str, Any]], work: Path, *
     out["peak_rss_mib"] = max((s["peak_rss_mib"] for s in done), default=0.0)
     out["max_process_rss_mib"] = max((s["max_process_rss_mib"] for s in done), default=0.0)
     out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    if not keep:
+    if not keep and reuse is None:
         shutil.rmtree(dest, ignore_errors=True)
     return out
 
@@ -609,12 +624,16 @@ def cluster_events(logs: Path) -> dict[str, Any]:
 
 def run_stages(key: str, dest: Path, env: dict[str, str], dvc_yaml: dict[str, Any], run_dir: Path,
                out: dict[str, Any], *, timeout_s: float, server_pid: int | None,
-               cluster: Callable[[], list[int]] | None, log: Callable[[str], None]) -> None:
-    """`dvc repro --single-item` of each data stage in DAG order, measured; figures into out["stages"]."""
+               cluster: Callable[[], list[int]] | None, log: Callable[[str], None],
+               from_stage: str | None = None) -> None:
+    """`dvc repro --single-item` of each data stage in DAG order, measured; figures into out["stages"].
+    `from_stage`: the earlier stages are not run, the others are forced (their outputs exist already)."""
     previous_out: int | None = None
-    for stage in DATA_STAGES:
+    start = DATA_STAGES.index(from_stage) if from_stage else 0
+    force = ["--force", "--no-run-cache"] if from_stage else []
+    for stage in DATA_STAGES[start:]:
         log(f"{key}: {stage}")
-        m = measure_process([sys.executable, "-m", "dvc", "repro", "--single-item", stage], cwd=dest, env=env,
+        m = measure_process([sys.executable, "-m", "dvc", "repro", *force, "--single-item", stage], cwd=dest, env=env,
                             log_path=run_dir / f"{stage}.log", timeout_s=timeout_s, server_pid=server_pid,
                             cluster=cluster)
         metrics = _read_json(dest / "metrics" / f"{stage}.json")
@@ -1089,12 +1108,14 @@ def section_markdown(results: dict[str, Any]) -> str:
 
 def _cluster_words(key: str, run: dict[str, Any]) -> str:
     c = run.get("cluster") or {}
+    where = (f" (from {run['from_stage']} on, in the local run's copy: the earlier stages' outputs are the local "
+             "run's)") if run.get("from_stage") else ""
     if c.get("task_runner") == "dask":
-        return (f"{key}: Dask scheduler + {c.get('workers')} single-threaded workers, each under a nanny with "
+        return (f"{key}{where}: Dask scheduler + {c.get('workers')} single-threaded workers, each under a nanny with "
                 f"--memory-limit {c.get('memory_limit')} (killed past 95%; pause and spill off); workers restarted "
                 f"by their nanny for memory: {c.get('memory_restarts', '-')}")
     if c.get("task_runner") == "ray":
-        return f"{key}: a Ray head with {c.get('num_cpus')} CPUs"
+        return f"{key}{where}: a Ray head with {c.get('num_cpus')} CPUs"
     return f"{key}: {run.get('error') or 'no cluster'}"
 
 
@@ -1153,6 +1174,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--kills", nargs="*", default=["dedup", "pack"], choices=sorted(KILL_WATCH),
                     help="after the largest local run: SIGKILL these stages half-way, rerun, compare")
     ap.add_argument("--dask-memory-limit", default="1GiB", help="per Dask worker (enforced by its nanny)")
+    ap.add_argument("--from-stage", choices=DATA_STAGES, help="cluster runs: start at this stage in the kept copy "
+                    "of the local run of the same scale (--keep), its earlier stages' outputs reused")
     ap.add_argument("--timeout-s", type=float, default=1800.0, help="bound on one stage")
     ap.add_argument("--work-dir", default=WORK_DIR)
     ap.add_argument("--manifest", default=SCALING_MANIFEST, help="the extra sources of 4x and 20x (`choose` writes it)")
@@ -1220,6 +1243,16 @@ def choose(args: argparse.Namespace, default: Sequence[dict[str, Any]], crawl: d
     header = CHOOSE_HEADER.format(day=_dt.date.today().isoformat(), list_day=args.list_day)
     atomic_write_text(ROOT / args.manifest, manifest_text(parts, info, header))
     return 0 if info["reached"] else 1
+
+
+def reuse_of(args: argparse.Namespace, work: Path, scale: int, runner: str) -> dict[str, Any]:
+    """run_one's `reuse`/`from_stage` for a cluster run under --from-stage: the local run's kept copy."""
+    if not args.from_stage or runner == "process":
+        return {}
+    project = work / run_key(scale, FIT_WORKERS) / "project"
+    if not (project / "dvc.lock").is_file():
+        raise SystemExit(f"--from-stage: no kept copy of the local {scale}x run at {project} (run it with --keep)")
+    return {"reuse": project, "from_stage": args.from_stage}
 
 
 def finish(results: dict[str, Any]) -> dict[str, Any]:
@@ -1311,7 +1344,7 @@ def main(argv: list[str] | None = None) -> int:
     measured: dict[str, dict[str, Any]] = {}
     try:
         for scale, workers, runner in wanted:
-            key = run_key(scale, workers, runner)
+            key = run_key(scale, workers, runner) + (f"-from-{args.from_stage}" if args.from_stage and runner != "process" else "")
             elapsed = time.perf_counter() - t0
             est = estimate_s(scale, workers, {k: r for k, r in measured.items() if r.get("runner", "process") == "process"})
             if est is not None and elapsed + est > args.budget_min * 60:
@@ -1322,7 +1355,8 @@ def main(argv: list[str] | None = None) -> int:
             measured[key] = run_one(
                 scale, workers, corpus_specs(scale, default, parts), work, api_url=api_url, server_pid=server_pid,
                 crawl_cache=crawl_cache, quality_cache=quality_cache, timeout_s=args.timeout_s, keep=args.keep,
-                log=log, runner=runner, kills=kills, dask_memory_limit=args.dask_memory_limit)
+                log=log, runner=runner, kills=kills, dask_memory_limit=args.dask_memory_limit,
+                **reuse_of(args, work, scale, runner))
             save(key, measured[key])
     finally:
         stop(port=port, home=home, wait_s=10)

@@ -265,3 +265,17 @@ def test_cluster_events_count_the_nannies_memory_restarts(tmp_path):
     ev = ps.cluster_events(tmp_path)
     assert ev["memory_restarts"] == 1 and ev["memory_restart_lines"][0].startswith("worker-0: 2026")
     assert ps.cluster_events(tmp_path / "missing") == {"memory_restarts": 0, "memory_restart_lines": []}
+
+
+def test_a_cluster_run_from_a_stage_reuses_the_kept_local_copy(tmp_path):
+    import argparse
+
+    args = argparse.Namespace(from_stage="filter")
+    with pytest.raises(SystemExit, match="--keep"):
+        ps.reuse_of(args, tmp_path, 20, "dask")
+    project = tmp_path / "20x-2w" / "project"
+    project.mkdir(parents=True)
+    (project / "dvc.lock").write_text("stages: {}\n")
+    assert ps.reuse_of(args, tmp_path, 20, "dask") == {"reuse": project, "from_stage": "filter"}
+    assert ps.reuse_of(args, tmp_path, 20, "process") == {}
+    assert ps.reuse_of(argparse.Namespace(from_stage=None), tmp_path, 20, "ray") == {}
