@@ -863,7 +863,11 @@ WHY_CLUSTER_FAILED: dict[str, str] = {
         "in the workers until the stage ends, so both workers passed 95% of their 1 GiB within 10 min and their "
         "nannies restarted them; the results they held were recomputed (each from its committed entry: ~2 task "
         "runs per committed source). Its CPU figure misses the killed processes. The stages after the crawl "
-        "were then run on the same cluster settings from the local run's data/raw (the -from-filter run)."),
+        "were then run on the same cluster settings from the local run's data/raw (the -from-filter run). "
+        "There too 1 GiB per worker was not enough: the nannies restarted both workers in order (the "
+        "tree-sitter leak, see order above) and both again in quality (its worker peaks at 898 MiB in the local "
+        "pool, plus Dask's own ~60 MiB); each stage still completed, the lost results recomputed from their "
+        "committed jobs, and its outputs are byte-identical."),
 }
 
 
