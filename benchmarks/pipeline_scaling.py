@@ -867,7 +867,12 @@ WHY_CLUSTER_FAILED: dict[str, str] = {
         "There too 1 GiB per worker was not enough: the nannies restarted both workers in order (the "
         "tree-sitter leak, see order above) and both again in quality (its worker peaks at 898 MiB in the local "
         "pool, plus Dask's own ~60 MiB); each stage still completed, the lost results recomputed from their "
-        "committed jobs, and its outputs are byte-identical."),
+        "committed jobs. Every partition file is byte-identical to the local run's, but data/ordered, data/clean "
+        "and data/quality_decisions also hold 61, 11 and 11 hidden `.part-NNNNN.parquet.link-<pid>` files (each "
+        "a hard link of its partition), so their DVC directory hashes differ: tasks/common/jobs.py `link_output` "
+        "links the committed file to a temporary name and `os.replace`s it onto the output, and when the output "
+        "already is a hard link of the same file (a job run again after its worker died, reused from its commit) "
+        "rename(2) does nothing and the temporary link stays."),
 }
 
 
