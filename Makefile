@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install system-deps toolchains oracle profile-paper run test soak bench bench-scaling bench-github bench-incremental audit calibrate server stop
+.PHONY: install system-deps toolchains oracle profile-paper run test soak bench bench-scale bench-scaling bench-github bench-incremental audit calibrate server stop
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,10 +59,14 @@ soak: install system-deps
 bench: install
 	$(PY) -m benchmarks.run
 
-## The whole data pipeline (crawl..pack) on 1x/2x/4x real corpora and 1 vs 2 workers (~40 min):
-## benchmarks/pipeline_scaling.json and the "Pipeline scaling" section of benchmarks/RESULTS.md
-bench-scaling: install
+## The whole data pipeline (crawl..pack) on 1x/4x/20x real corpora (20x: 1 GiB+ of text; hours on 2 cores),
+## 20x again on a local Dask cluster (2 workers, memory-limited) and a local Ray head, and a SIGKILL + rerun of
+## dedup and pack at 20x: benchmarks/pipeline_scaling.json and the "Pipeline scaling" section of
+## benchmarks/RESULTS.md (`python -m benchmarks.pipeline_scaling --help` for a subset of runs)
+bench-scale: install
 	$(PY) -m benchmarks.pipeline_scaling
+
+bench-scaling: bench-scale
 
 ## The data pipeline (crawl..pack) on the 15 GitHub repositories of ../shared/corpora/github, as a user meets a new
 ## corpus: gates in warn + `dvc repro pack`, `python -m flows.calibrate`, `dvc repro pack` again (must be green);

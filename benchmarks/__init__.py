@@ -8,8 +8,9 @@ here and never asserted by tests. Modules: config (settings, targets), corpus (i
 cases (what one measurement runs, in a fresh worker process), worker, measure (repetitions, medians,
 fit), peers / peers_worker (datatrove and rensa in their own venv), rows (one function per row),
 report (RESULTS.md), notes (why a missed target is missed), run (the entry point).
-pipeline_scaling (`make bench-scaling`): the whole data pipeline on 1x/2x/4x real corpora and 1 vs 2
-workers, its own JSON and RESULTS.md section. github_corpus (`make bench-github`): the data pipeline on the
+pipeline_scaling (`make bench-scale`): the whole data pipeline on 1x/4x/20x real corpora, 20x on local Dask
+and Ray clusters, SIGKILL + rerun of dedup and pack; its own JSON and RESULTS.md section.
+github_corpus (`make bench-github`): the data pipeline on the
 GitHub corpus as a user calibrates it, quality precision and the governance figures, its own JSON and sections.
 
 Importing this package imports nothing heavy: workers pay only for what their case needs.

@@ -5,7 +5,7 @@
 
 Three project copies (flows.audit.make_copy) share the download cache and the decontamination index:
 - `nightly`: night 1 = the default manifest, then night 2 = the default manifest + N new real packages
-  (the smallest N of benchmarks/scaling_manifest.yaml's x2 list: 4 = 5% of 78 sources), the tokenizer
+  (N of benchmarks/scaling_manifest.yaml's x4 list closest to the default's mean source size: 4 = 5% of 78 sources), the tokenizer
   frozen as a nightly refresh keeps it, its partition cache carried from night to night;
 - `scratch`: the same params on the night-2 sources, from nothing (the same frozen tokenizer given to it);
 - each data stage (crawl..pack) runs alone (`dvc repro --single-item`), so its CPU seconds are those of its
@@ -41,18 +41,23 @@ HEADING = "## Nightly refresh: the delta"
 TARGET = 0.25
 
 
-def extra_sources(n: int) -> list[dict[str, Any]]:
-    """The n smallest pinned packages of the scaling manifest's first list (sizes are in its comments)."""
+def extra_sources(n: int, mean_kib: float = 55 * 1024 / 78) -> list[dict[str, Any]]:
+    """n pinned packages of the scaling manifest's x4 list (sizes in its comments), those closest in size
+    to the default corpus's mean source (55 MiB unpacked over 78 sources), so the delta is ~n/78 of the
+    corpus by bytes as well as by count (not the n smallest, which would flatter the delta)."""
     text = (ROOT / "benchmarks" / "scaling_manifest.yaml").read_text(encoding="utf-8")
-    sized = []
+    sized, inside = [], False
     for line in text.splitlines():
-        if line.strip().startswith("- {") and "unpacked" in line:
+        if line and not line.startswith((" ", "#")):
+            inside = line.startswith("x4:")
+            continue
+        if inside and line.strip().startswith("- {") and "unpacked" in line:
             spec = yaml.safe_load(line.split("#")[0].strip()[2:])
             kib = int(line.split("unpacked", 1)[1].split("KiB")[0])
             sized.append((kib, spec))
-        if line.startswith("x4:"):
-            break
-    return [spec for _, spec in sorted(sized, key=lambda t: (t[0], t[1]["name"]))[:n]]
+    if len(sized) < n:
+        raise SystemExit(f"benchmarks/scaling_manifest.yaml: x4 lists {len(sized)} sized sources, {n} wanted")
+    return [spec for _, spec in sorted(sized, key=lambda t: (abs(t[0] - mean_kib), t[1]["name"]))[:n]]
 
 
 def params_for(sources: list[dict[str, Any]], partition_mb: float) -> dict[str, Any]:

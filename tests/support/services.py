@@ -44,11 +44,12 @@ def _stop(proc: subprocess.Popen, timeout_s: float = 15) -> None:
 
 @contextlib.contextmanager
 def dask_cluster(project: Path, logs: Path, n_workers: int = 2, env: dict[str, str] | None = None,
-                 preload: tuple[str, ...] = ()) -> Iterator[str]:
+                 preload: tuple[str, ...] = (), memory_limit: str | None = None, nanny: bool = False) -> Iterator[str]:
     """A Dask scheduler and `n_workers` single-threaded workers, each its own process, the workers running in
     `project` with it on PYTHONPATH (the layout infra/README.md prescribes; `env` may override PYTHONPATH).
     `preload`: modules each worker imports as it starts (Prefect's task engine takes seconds to import).
-    Yields the scheduler address."""
+    `memory_limit` (e.g. "1GiB") per worker; `nanny`: each worker under a nanny process, which enforces that
+    limit (Dask's `terminate` fraction). Yields the scheduler address."""
     logs.mkdir(parents=True, exist_ok=True)
     scheduler_file = logs / "scheduler.json"
     env = {**os.environ, "PYTHONPATH": str(project), **(env or {})}
@@ -68,7 +69,8 @@ def dask_cluster(project: Path, logs: Path, n_workers: int = 2, env: dict[str, s
         address = json.loads(scheduler_file.read_text())["address"]
         for i in range(n_workers):
             start(f"worker-{i}", ["distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file),
-                                  "--nthreads", "1", "--nworkers", "1", "--no-nanny", "--no-dashboard",
+                                  "--nthreads", "1", "--nworkers", "1", "--nanny" if nanny else "--no-nanny",
+                                  "--no-dashboard", *(["--memory-limit", memory_limit] if memory_limit else []),
                                   "--host", "127.0.0.1", "--name", f"worker-{i}",
                                   "--local-directory", str(logs / f"worker-{i}-space"),
                                   *[arg for module in preload for arg in ("--preload", module)]])
@@ -85,7 +87,8 @@ def dask_cluster(project: Path, logs: Path, n_workers: int = 2, env: dict[str, s
 
 
 @contextlib.contextmanager
-def ray_head(project: Path, logs: Path, num_cpus: int = 2) -> Iterator[tuple[str, Path]]:
+def ray_head(project: Path, logs: Path, num_cpus: int = 2,
+             env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
     """A local Ray head (`ray start --head --block`) started from `project` with it on PYTHONPATH; yields its
     address and its session's log directory (worker logs name each task they ran: `:task_name:<name>`).
     Ray's own gRPC servers listen on every interface (Ray 2.60 has no bind option); --node-ip-address
@@ -98,7 +101,7 @@ def ray_head(project: Path, logs: Path, num_cpus: int = 2) -> Iterator[tuple[str
         raise ServiceUnavailable("ray is not installed (pip install -e '.[ray]')")
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(project), "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "PYTHONPATH": str(project), "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}
     temp_dir = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short (AF_UNIX limit)
     cmd = [str(ray_bin), "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
            "--num-cpus", str(num_cpus), "--include-dashboard", "false", "--disable-usage-stats",
