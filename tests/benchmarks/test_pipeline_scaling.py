@@ -181,11 +181,12 @@ def test_bench_keeps_the_section_only_when_its_results_exist(tmp_path):
 
 def test_run_params_set_workers_corpus_caches_and_wide_gates(tmp_path):
     p = ps.run_params(1, tmp_path / "m.yaml", "/c/crawl", "/c/quality")
-    assert p["runtime"] == {"workers": 1} and p["pack"] == {"workers": 1}
+    assert p["runtime"] == {"workers": 1, "min_partitions": 1} and p["pack"] == {"workers": 1}
     assert p["crawl"] == {"manifest": str(tmp_path / "m.yaml"), "cache_dir": "/c/crawl"}
     assert p["quality"]["decontam"]["cache_dir"] == "/c/quality"
     assert p["filter"]["gate"]["pass_rate_bytes"] == {"min": 0.0, "max": 1.0}
     assert p["dedup"]["gate"]["dropped_share"] == [0.0, 1.0]
+    assert "tokenizer" not in p  # the defaults' model sizes, not the tests'
 
 
 def test_parse_runs_and_estimates():
