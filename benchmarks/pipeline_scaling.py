@@ -54,7 +54,7 @@ import yaml
 from benchmarks.measure import fit_exponent, ratio, rounded
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_STAGES = ("crawl", "filter", "order", "dedup", "quality", "tokenizer", "pack")
+DATA_STAGES = ("crawl", "filter", "redact", "order", "dedup", "quality", "tokenizer", "pack")
 SCALES = (1, 4, 20)
 PARTS = {4: ("x4",), 20: ("x4", "x20")}  # the extra-manifest parts each scale adds to the default manifest
 DEFAULT_RUNS = ((1, 2), (4, 2), (20, 2))
@@ -70,7 +70,8 @@ MIB = 2**20
 # (input, output) bytes of each stage: dotted keys of metrics/<stage>.json; a missing input is the
 # previous stage's output, a missing output the size on disk of the stage's outs.
 STAGE_IO: dict[str, tuple[str | None, str | None]] = {
-    "crawl": (None, "bytes"), "filter": ("bytes_in", "bytes_kept"), "order": (None, "sample_bytes.total"),
+    "crawl": (None, "bytes"), "filter": ("bytes_in", "bytes_kept"), "redact": ("bytes_in", "bytes_out"),
+    "order": (None, "sample_bytes.total"),
     "dedup": ("bytes_in", "bytes_kept"), "quality": ("bytes.in", "bytes.out"),
     "tokenizer": ("train.bytes", None), "pack": ("input.bytes", None),
 }
@@ -661,6 +662,9 @@ def run_stages(key: str, dest: Path, env: dict[str, str], dvc_yaml: dict[str, An
                  out_disk_bytes=disk_bytes([dest / o for o in outs]),
                  in_bytes=dotted(metrics, in_key) if in_key else previous_out)
         m["out_bytes"] = dotted(metrics, out_key) if out_key else m["out_disk_bytes"]
+        # what each step of the stage committed (for a stage with a global step, the shuffle's volume: e.g.
+        # dedup-signatures + dedup-candidates + dedup-route are the files the dedup shuffle writes and reads)
+        m["cache_bytes"] = {d.name: disk_bytes([d]) for d in namespaces(dest / ".cache" / "partitions", stage)}
         if stage == "crawl":
             out["corpus"] = {k: metrics.get(k) for k in ("bytes", "text_bytes", "files", "text_files", "repos",
                                                         "repos_failed", "languages")}

@@ -74,12 +74,15 @@ def redact_partition(inputs: tuple[str, ...], outs: dict[str, str], cfg: Config)
                     continue
                 counts["files"] += 1
                 counts["chars"] += len(content)
+                counts["bytes_in"] += int(row.get("size") or 0)
+                counts["bytes_out"] += int(row.get("size") or 0)  # corrected below when redacted or dropped
                 if not cfg.enabled:
                     continue
                 try:
                     new, findings, residual = redact_text(content, row.get("lang"), row.get("path"), cfg)
                 except ScanError:  # the file is kept out of the output? no: it cannot be vouched for, so dropped
                     counts["scan_errors"] += 1
+                    counts["bytes_out"] -= int(row.get("size") or 0)
                     row.update(content=None, skip_reason="scan_error")
                     continue
                 if not findings:
@@ -92,10 +95,12 @@ def redact_partition(inputs: tuple[str, ...], outs: dict[str, str], cfg: Config)
                     findings_rows.append({"repo": row["repo"], "path": row["path"], "type": f.type,
                                           "start": f.start, "end": f.end, "detector": f.detector})
                 data = new.encode("utf-8", "surrogatepass")
+                counts["bytes_out"] += len(data) - int(row.get("size") or 0)
                 row.update(content=new, size=len(data), sha256=hashlib.sha256(data).hexdigest())
             out.write(pa.Table.from_pylist(rows, schema=schema))
             found_out.write(pa.Table.from_pylist(findings_rows, schema=FINDINGS_SCHEMA))
     return {"files": counts["files"], "chars": counts["chars"], "files_redacted": counts["files_redacted"],
+            "bytes_in": counts["bytes_in"], "bytes_out": counts["bytes_out"],
             "residual": counts["residual"], "scan_errors": counts["scan_errors"],
             "by_type": {t: by_type[t] for t in TYPES}, "by_detector": dict(sorted(by_detector.items())),
             "shard": Path(inputs[0]).name, "seconds": round(time.perf_counter() - started, 4)}
@@ -107,14 +112,15 @@ def aggregate(stats: list[dict[str, Any]], cfg: Config) -> dict[str, Any]:
     by_type: Counter[str] = Counter()
     by_detector: Counter[str] = Counter()
     for s in stats:
-        for key in ("files", "chars", "files_redacted", "residual", "scan_errors"):
+        for key in ("files", "chars", "bytes_in", "bytes_out", "files_redacted", "residual", "scan_errors"):
             total[key] += s.get(key, 0)
         by_type.update(s.get("by_type", {}))
         by_detector.update(s.get("by_detector", {}))
     files = total["files"]
     return {
         "enabled": cfg.enabled,
-        "files": files, "chars": total["chars"], "files_redacted": total["files_redacted"],
+        "files": files, "chars": total["chars"], "bytes_in": total["bytes_in"], "bytes_out": total["bytes_out"],
+        "files_redacted": total["files_redacted"],
         "files_redacted_share": round(total["files_redacted"] / files, 6) if files else None,
         "findings": sum(by_type.values()), "by_type": {t: int(by_type[t]) for t in TYPES},
         "by_detector": dict(sorted(by_detector.items())),

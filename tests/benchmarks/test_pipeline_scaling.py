@@ -152,7 +152,7 @@ def test_section_renders_every_stage_the_verdicts_clusters_and_kills():
         assert f"| {stage} | " in md
     assert "| 1x | 78 (31) | 57 | 50 | 57 (50) | 78 | 6 / 391 / 1855 / 3398 | pypi:regex@2024.4.28 |" in md
     assert "| 20x-2w | " in md and "| 20x-dask | " in md
-    assert "| pack | 35.0 / 38.5 | 140.0 / 154.0 | 700.0 / 770.0 | 1.00 | 1.00 | yes | yes |" in md
+    assert "| pack | 40.0 / 44.0 | 160.0 / 176.0 | 800.0 / 880.0 | 1.00 | 1.00 | yes | yes |" in md
     assert "| pack | 50 / 224 | 50 / 447 | 50 / 1000 | flows.pack | 1.00 | yes | 1.00 | 0.50 |" in md
     assert "--memory-limit 1GiB" in md and "a Ray head with 2 CPUs" in md
     assert "| dvc.lock outs identical to the local run | (reference) | yes, every data stage | **no**: pack |" in md
