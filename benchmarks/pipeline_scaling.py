@@ -990,6 +990,93 @@ def summary_sentences(results: dict[str, Any]) -> list[str]:
     return out
 
 
+# --- what a terabyte costs ---------------------------------------------------------------------------
+
+SCALING_DOC = "docs/scaling.md"
+COST_BEGIN, COST_END = "<!-- cost:begin (written by `python -m benchmarks.pipeline_scaling render`) -->", "<!-- cost:end -->"
+
+
+def terabyte_cost(results: dict[str, Any], terabytes: float = 1.0, machines: Sequence[int] = (1, 8, 64),
+                  cores: int = 16) -> dict[str, Any] | None:
+    """Per stage, for `terabytes` crawled: core-hours (the fitted CPU-s per input byte of the local runs, with
+    the stage's input as the share of the crawl it had at the largest scale), memory per worker (the largest
+    process at the largest scale: bounded by the partition, not the corpus), the partition-cache bytes each
+    step commits (for dedup: the shuffle's volume), and hours on `machines` x `cores`."""
+    chosen = local_runs(results.get("runs") or {})
+    if not chosen:
+        return None
+    big = chosen[-1]
+    crawled = (big.get("corpus") or {}).get("bytes") or x_bytes(big["stages"].get("crawl", {}))
+    if not crawled:
+        return None
+    scale = terabytes * 1e12 / crawled
+    f = results.get("fits") or {}
+    rows, total_h = [], 0.0
+    for stage in DATA_STAGES:
+        st = big["stages"].get(stage)
+        if not st:
+            continue
+        x = x_bytes(st) or 0
+        slope = (f.get(stage) or {}).get("cpu_s_per_100mb")
+        per_byte = slope / 1e8 if slope and slope > 0 else (st["cpu_s"] / x if x else None)
+        if stage == "tokenizer":  # bounded sample: the training cost does not grow with the corpus
+            core_h = st["cpu_s"] / 3600
+        else:
+            core_h = per_byte * x * scale / 3600 if per_byte is not None else None
+        total_h += core_h or 0.0
+        cache = st.get("cache_bytes") or {}
+        rows.append({"stage": stage, "input_share": round(x / crawled, 3) if x else None,
+                     "core_hours": round(core_h, 1) if core_h is not None else None,
+                     "worker_mib": round(st.get("max_process_rss_mib") or 0), "largest_process": st.get("max_process"),
+                     "cache_gb": round(sum(cache.values()) * scale / 1e9, 1) if cache else None,
+                     "cache_steps_gb": {k: round(v * scale / 1e9, 1) for k, v in sorted(cache.items())}})
+    return {"terabytes": terabytes, "from_run": run_key(big["scale"], big["workers"]),
+            "crawled_bytes": crawled, "rows": rows, "core_hours": round(total_h, 1), "cores": cores,
+            "hours_on": {str(n): round(total_h / (n * cores), 2) for n in machines}}
+
+
+def _hours(h: float | None) -> str:
+    return "-" if h is None else (f"{h:.1f}" if h >= 1 else f"{h:.2f}")
+
+
+def cost_markdown(cost: dict[str, Any] | None) -> str:
+    if not cost:
+        return "(no local run measured yet: `make bench-scale`)"
+    lines = [f"From the {cost['from_run']} run ({cost['crawled_bytes'] / 1e9:.2f} GB crawled), scaled to "
+             f"{cost['terabytes']:g} TB crawled:", "",
+             "| stage | input / crawled | core-hours | memory per worker MiB (process) | partition cache GB |",
+             "|---|---|---|---|---|"]
+    for r in cost["rows"]:
+        lines.append(f"| {r['stage']} | {_fmt(r['input_share'])} | {_fmt(r['core_hours'], '.1f')} | "
+                     f"{r['worker_mib']} ({r['largest_process']}) | {_fmt(r['cache_gb'], '.1f')} |")
+        lines[-1] = lines[-1].replace(f"| {_fmt(r['core_hours'], '.1f')} |", f"| {_hours(r['core_hours'])} |", 1)
+    hours = ", ".join(f"{n} machine{'s' if n != '1' else ''}: {h:g} h" for n, h in cost["hours_on"].items())
+    lines += ["", f"Total {cost['core_hours']:g} core-hours; on machines of {cost['cores']} cores ({hours}), "
+              "plus the per-stage fixed costs (seconds) and the crawl's downloads (network-bound, not measured here)."]
+    dedup = next((r for r in cost["rows"] if r["stage"] == "dedup"), None)
+    if dedup and dedup["cache_steps_gb"]:
+        steps = ", ".join(f"{k} {v:g} GB" for k, v in dedup["cache_steps_gb"].items())
+        lines += ["", f"Dedup's shuffle through files, per step: {steps}."]
+    return "\n".join(lines)
+
+
+def write_scaling_doc(results: dict[str, Any]) -> None:
+    from tasks.common.io import atomic_write_text
+
+    path = ROOT / SCALING_DOC
+    if path.is_file():
+        atomic_write_text(path, with_cost(path.read_text(encoding="utf-8"), results.get("terabyte")))
+
+
+def with_cost(doc: str, cost: dict[str, Any] | None) -> str:
+    """docs/scaling.md with its generated block replaced (the prose around it is written by hand)."""
+    if COST_BEGIN not in doc or COST_END not in doc:
+        return doc
+    head, rest = doc.split(COST_BEGIN, 1)
+    _, tail = rest.split(COST_END, 1)
+    return head + COST_BEGIN + "\n" + cost_markdown(cost) + "\n" + COST_END + tail
+
+
 # --- markdown ----------------------------------------------------------------------------------------
 
 def _fmt(x: Any, spec: str = ".2f") -> str:
@@ -1315,6 +1402,7 @@ def finish(results: dict[str, Any]) -> dict[str, Any]:
             run.setdefault("cluster", {}).update(cluster_events(logs))
     results["fits"] = fits(results["runs"])
     results["cluster_checks"] = cluster_checks(results["runs"])
+    results["terabyte"] = terabyte_cost(results)
     results.pop("speedups", None)
     return rounded(results)
 
@@ -1336,6 +1424,7 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_json(results_json, results)
         md = results_md.read_text(encoding="utf-8") if results_md.is_file() else "# Benchmark results\n"
         atomic_write_text(results_md, replace_section(md, section_markdown(results)))
+        write_scaling_doc(results)
         return 0
     params = shared_caches(load_params(ROOT / "params.yaml"))
     crawl_cache, quality_cache = params["crawl"]["cache_dir"], params["quality"]["decontam"]["cache_dir"]
@@ -1389,6 +1478,7 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_json(results_json, done)
         md = results_md.read_text(encoding="utf-8") if results_md.is_file() else "# Benchmark results\n"
         atomic_write_text(results_md, replace_section(md, section_markdown(done)))
+        write_scaling_doc(done)
 
     home, port = work / "prefect-home", free_port()
     api_url = start(port=port, home=home)

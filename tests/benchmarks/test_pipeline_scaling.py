@@ -292,3 +292,23 @@ def test_a_cluster_worker_that_exits_mid_stage_keeps_its_cpu(tmp_path):
         worker.wait(timeout=30)
     assert m["cluster_cpu_accounting"] == "sampled" and m["cluster_processes_seen"] == 1
     assert m["cluster_cpu_s"] > 0
+
+
+def test_terabyte_cost_scales_the_largest_local_run_and_fills_the_docs_block():
+    results = ps.finish(_results())
+    cost = results["terabyte"]
+    assert cost["from_run"] == "20x-2w"
+    rows = {r["stage"]: r for r in cost["rows"]}
+    assert list(rows) == list(ps.DATA_STAGES)
+    # filter (stage 2 of the synthetic runs): 2 s per 10 MB of input, 1.1x on 2 workers; 1 TB crawled = 1e12
+    # bytes of input at an input share of 1e9 / 1.14e9
+    share = 1_000_000_000 / 1_140_000_000
+    assert rows["filter"]["core_hours"] == pytest.approx(2.2e-7 * share * 1e12 / 3600, rel=0.01)
+    assert rows["tokenizer"]["core_hours"] == pytest.approx(results["runs"]["20x-2w"]["stages"]["tokenizer"]["cpu_s"]
+                                                            / 3600, abs=0.1)  # a bounded sample: no growth
+    assert cost["hours_on"]["8"] == pytest.approx(cost["core_hours"] / 128, abs=0.01)
+    doc = f"# Scaling\n\nprose\n\n{ps.COST_BEGIN}\nold\n{ps.COST_END}\n\nmore prose\n"
+    new = ps.with_cost(doc, cost)
+    assert "old" not in new and "| filter |" in new and new.endswith("more prose\n") and "prose" in new
+    assert ps.with_cost(new, cost) == new
+    assert ps.with_cost("no markers", cost) == "no markers"
