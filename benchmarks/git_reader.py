@@ -65,7 +65,7 @@ class ChildPeak:
 
 def measure_one(method: str, mirror: str, sha: str, sample: bool = False) -> dict[str, Any]:
     """Read the commit once with `method` in this process: wall time, or (`sample`) the peaks."""
-    from tasks.crawl.extract import Limits, Rejection, iter_archive
+    from tasks.crawl.extract import Limits, iter_archive
     from tasks.crawl.gitread import read_commit
 
     limits, rejected = Limits(), []  # type: Limits, list[Rejection]

@@ -563,6 +563,11 @@ def governance_section(results: dict[str, Any]) -> str:
         if nl:
             lines += ["", "Declaring a licence without a licence text recognised (not compared): "
                       + ", ".join(f"{r['repo']} ({r.get('declared')})" for r in nl) + "."]
+        nd = la.get("declaring_no_license") or []
+        if nd:
+            lines += ["", "A registry field that names no licence (not compared: it can neither agree nor disagree): "
+                      + ", ".join(f"{r['repo']} ({r.get('declared')!r}; files: {r.get('from_files')})" for r in nd)
+                      + "."]
         lines.append("")
     return "\n".join(lines)
 

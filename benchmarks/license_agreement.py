@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tasks.governance.licenses import detect_repo_license, is_license_file, names_all_of, normalize_expression
+from tasks.governance.licenses import detect_repo_license, is_license_file, names_a_license, names_all_of
+from tasks.governance.licenses import normalize_expression
 from tasks.governance.licenses import same_license
 
 
@@ -53,7 +54,8 @@ def compare_source(spec: dict[str, Any], cfg: Any) -> dict[str, Any]:
     out = {"repo": res["repo"], "declared": declared, "declared_spdx": declared_spdx,
            "from_files": from_files.spdx, "detected": full.spdx, "confidence": full.confidence,
            "evidence": list(full.evidence), "has_license_file": any(is_license_file(p) for p, _ in files)}
-    if declared_spdx and from_files.spdx:
+    out["declares_a_license"] = names_a_license(declared_spdx)
+    if out["declares_a_license"] and from_files.spdx:
         out["agree"] = same_license(from_files.spdx, declared_spdx)
         out["confirmed"] = names_all_of(from_files.spdx, declared_spdx)
     return out
@@ -61,7 +63,7 @@ def compare_source(spec: dict[str, Any], cfg: Any) -> dict[str, Any]:
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     compared = [r for r in results if "agree" in r]
-    declared = [r for r in results if r.get("declared_spdx")]
+    declared = [r for r in results if r.get("declares_a_license")]
     agree = sum(r["agree"] for r in compared)
     confirmed = sum(r["confirmed"] for r in compared)
     return {
@@ -75,6 +77,9 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
                           for r in compared if not r["agree"]],
         "no_license_text": [{k: r.get(k) for k in ("repo", "declared", "detected", "evidence")}
                             for r in declared if not r.get("from_files")],
+        # a registry field that names no licence ("Dual License"): neither agreement nor disagreement
+        "declaring_no_license": [{k: r.get(k) for k in ("repo", "declared", "from_files", "detected")}
+                                 for r in results if r.get("declared_spdx") and not r.get("declares_a_license")],
     }
 
 

@@ -332,7 +332,7 @@ def license_metrics(kept: list[dict[str, Any]], top: int = 50) -> dict[str, Any]
     """Licence distribution (The Stack's categories, SPDX expressions) and agreement of the detection with
     the registry-declared licence: `same` = the same licences, `covers` = the files name every licence
     the registry declares (and maybe more, e.g. lodash's CC0 for its docs)."""
-    from tasks.governance.licenses import names_all_of, normalize_expression, same_license
+    from tasks.governance.licenses import names_a_license, names_all_of, normalize_expression, same_license
 
     categories: Counter[str] = Counter()
     expressions: Counter[str] = Counter()
@@ -343,7 +343,7 @@ def license_metrics(kept: list[dict[str, Any]], top: int = 50) -> dict[str, Any]
         categories[lic.get("category") or "no_license"] += 1
         expressions[lic.get("spdx") or "(none)"] += 1
         want = normalize_expression(lic.get("declared"))
-        if not want or not lic.get("spdx"):
+        if not names_a_license(want) or not lic.get("spdx"):  # nothing comparable declared (or found)
             continue
         declared += 1
         same += same_license(lic["spdx"], want)

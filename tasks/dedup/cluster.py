@@ -23,7 +23,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.common.io import write_parquet
-from tasks.common.partitions import partition_index
 from tasks.common.shuffle import column_array, read_range, write_sorted
 from tasks.dedup.config import Config
 from tasks.dedup.exact import dropped_files

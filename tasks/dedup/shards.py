@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from tasks.common.io import read_parquet, write_parquet
 from tasks.common.mix import add_mix, language_mix
-from tasks.common.partitions import PartWriter, iter_batches, iter_repo_tables, partition_index
+from tasks.common.partitions import PartWriter, iter_batches, partition_index
 from tasks.dedup.config import Config
 from tasks.dedup.documents import DocKey, FileKey, iter_documents
 from tasks.dedup.exact import dropped_files

@@ -89,6 +89,13 @@ def normalize_expression(text: str | None) -> str | None:
     return expr.render() if expr is not None else None
 
 
+def names_a_license(expression: str | None) -> bool:
+    """Whether an expression names at least one licence or licence family (`LicenseRef-BSD` does), not only
+    `LicenseRef-unknown` (a declared "Dual License"): only such a declaration can agree or disagree with what
+    the files say."""
+    return any(key != "LicenseRef-unknown" for key in license_keys(expression))
+
+
 def license_keys(expression: str | None) -> frozenset[str]:
     """The licence identifiers of an expression (operators dropped)."""
     if not expression:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.corpus import GIT_ENV, make_git_corpus, python_repo, write_repo
+from tests.support.corpus import GIT_ENV, make_git_corpus
 from tests.support.project import dvc, lock_hashes, make_project, project_env
 
 pytestmark = pytest.mark.e2e

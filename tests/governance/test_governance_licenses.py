@@ -9,7 +9,7 @@ import pytest
 from tasks.common.params import ParamError
 from tasks.governance import LicensePolicy, classify, detect_repo_license, license_policy_from_params
 from tasks.governance.licenses import is_license_file, manifest_license, names_all_of, normalize_expression
-from tasks.governance.licenses import same_license
+from tasks.governance.licenses import names_a_license, same_license
 
 ROOT = Path(__file__).resolve().parents[2]
 APACHE = (ROOT / "LICENSE").read_text(encoding="utf-8")  # the project's own Apache-2.0 text
@@ -90,6 +90,11 @@ def test_normalize_expression(raw, spdx):
     assert normalize_expression(raw) == spdx
 
 
+def test_names_a_license_only_when_something_comparable_is_declared():
+    assert names_a_license("MIT") and names_a_license("LicenseRef-BSD") and names_a_license("MIT AND LicenseRef-unknown")
+    assert not names_a_license(normalize_expression("Dual License")) and not names_a_license(None)
+
+
 def test_same_license_and_containment():
     assert same_license("LicenseRef-BSD", "BSD-2-Clause") and not same_license("MIT", "Apache-2.0")
     assert same_license("MIT OR Apache-2.0", "Apache-2.0 AND MIT")  # operators are not compared
@@ -124,3 +129,16 @@ def test_policy_decisions_and_params():
         license_policy_from_params({"allow_licenses": ["MIT"], "deny_licenses": ["MIT"]})
     with pytest.raises(ParamError, match="min_confidence"):
         license_policy_from_params({"min_confidence": 2})
+
+
+def test_crawl_licence_metrics_compare_only_declarations_that_name_a_licence():
+    from tasks.crawl.crawl import license_metrics
+
+    kept = [{"repo": "a", "license": {"spdx": "MIT", "declared": "MIT License", "category": "permissive"}},
+            {"repo": "b", "license": {"spdx": "Apache-2.0 AND BSD-3-Clause", "declared": "Dual License",
+                                      "category": "permissive"}},
+            {"repo": "c", "license": {"spdx": "MIT", "declared": "Apache-2.0", "category": "permissive"}},
+            {"repo": "d", "license": {"spdx": "BSD-3-Clause", "declared": "BSD License", "category": "permissive"}}]
+    m = license_metrics(kept)
+    assert m["declared_and_detected"] == 3 and m["agreement_same"] == round(2 / 3, 4)
+    assert [d["repo"] for d in m["differences"]] == ["c"]

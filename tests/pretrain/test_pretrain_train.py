@@ -95,8 +95,7 @@ def test_continual_pretraining_starts_from_the_last_finished_weights(tmp_path: P
     out = tmp_path / "out"
     first = train(config_from_params(tiny_section(steps=8)), packed_dir, tokenizer_path, out, None)
     assert first["continued_from"] is None
-    scratch = train(config_from_params(tiny_section(steps=2, seed=11)), packed_dir, tokenizer_path,
-                    tmp_path / "scratch", None)
+    train(config_from_params(tiny_section(steps=2, seed=11)), packed_dir, tokenizer_path, tmp_path / "scratch", None)
     night2 = train(config_from_params(tiny_section(steps=2, seed=11, continual=True)), packed_dir, tokenizer_path,
                    out, None)
     assert night2["continued_from"]["step"] == 8 and night2["resumed_from_step"] is None

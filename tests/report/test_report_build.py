@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from report_project import ALL, make_project
+from report_project import make_project
 
 from tasks.report import aggregate, build_report
 from tasks.report.config import Config

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 from robustness_support import partial_leftovers, tiny_params
 
 from tests.support.project import make_project, project_env

@@ -5,7 +5,6 @@ metrics/*.json, data/raw/quarantine.parquet, reports/, or the Prefect artifacts.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
