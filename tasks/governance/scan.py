@@ -20,12 +20,21 @@ class ScanError(RuntimeError):
     """A detector failed; the message names the detector and the exception type, never the text."""
 
 
+def same_length_lower(text: str) -> str:
+    """text.lower() with the offsets of `text`: a character whose lower case is longer ('İ' -> 'i̇', two code
+    points) stays as it is, so a span found in the lowered text is the same span in `text`."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(lc if len(lc := c.lower()) == 1 else c for c in text)
+
+
 def _lazy_lower(text: str) -> Callable[[], str]:
     cache: list[str] = []
 
     def lower() -> str:
         if not cache:
-            cache.append(text.lower())
+            cache.append(same_length_lower(text))
         return cache[0]
 
     return lower

@@ -41,7 +41,7 @@ class TokenRule:
     prefilter (a leading look-behind or character class would make it try every position). What
     must come before the literal is checked afterwards: `head` (a `$`-anchored regex matched on the
     few characters before the match, which then join the span) and `bounded` (no token character
-    right before or after). `lower` rules run on text.lower() (same offsets; values are taken from
+    right before or after). `lower` rules run on the lowered text (scan.same_length_lower: same offsets; values are taken from
     the original text), because IGNORECASE costs the engine its literal skip.
     """
 
@@ -156,21 +156,18 @@ TOKEN_RULES: tuple[TokenRule, ...] = (
               lower=True, valid=_password_ok),
 )
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-_IGNORECASE: dict[Pattern[str], Pattern[str]] = {}
 
 
 def token_findings(text: str, lower: Callable[[], str]) -> Iterator[Finding]:
-    """Findings of every token rule (`lower()` gives text.lower(), computed once by the caller)."""
+    """Findings of every token rule (`lower()` gives text lowered with its offsets kept, computed once by
+    the caller: scan.same_length_lower)."""
     low: str | None = None
     for rule in TOKEN_RULES:
-        haystack, pattern = text, rule.pattern
+        haystack = text
         if rule.lower:
             low = lower() if low is None else low
-            if len(low) == len(text):
-                haystack = low
-            else:  # a few characters change length when lowered (U+0130): same offsets need IGNORECASE
-                pattern = _IGNORECASE.setdefault(rule.pattern, re.compile(rule.pattern.pattern, re.IGNORECASE))
-        for m in pattern.finditer(haystack):
+            haystack = low
+        for m in rule.pattern.finditer(haystack):
             start, end = m.span(rule.group)
             if start < 0 or end <= start:
                 continue
@@ -233,7 +230,7 @@ def _candidate_lines(text: str, low: str, anchors: tuple[str, ...]) -> list[tupl
             nl = text.find("\n", i)
             if nl < 0:
                 break
-            i = low.find(a, nl)
+            i = low.find(a, nl + 1)  # past this line's end: the search always moves on
     out = []
     for s in sorted(starts):
         e = text.find("\n", s)

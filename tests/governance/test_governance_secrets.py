@@ -44,6 +44,26 @@ def test_finds_each_type_with_exact_spans():
                      ("IP_ADDRESS", PUBLIC_IP)]
 
 
+def test_text_that_lowers_longer_keeps_spans_and_ends():
+    """'İ' lowers to two code points: the keyword scan looped forever on a line end that the shifted lowered
+    text put on an anchor (a real 4x-corpus package hung redact), and spans found in the lowered text fell
+    beside their value. Three 'İ' put "key" of the lowered text exactly on the newline."""
+    import signal
+
+    def hang(*_):
+        raise TimeoutError("scan did not end")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(20)
+    try:
+        assert scan("İİİkey\nx = 1\n", "Python") == []
+        text = f'# İstanbul, İzmir\npassword = "{PASSWORD}"\nTOKEN = "{GH_TOKEN}"\n'
+        assert _types(text) == [("PASSWORD", PASSWORD), ("KEY", GH_TOKEN)]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def test_redaction_keeps_quotes_and_python_syntax():
     new, counts = redact(SOURCE, scan(SOURCE, "Python"), RedactConfig(ip_replacement="placeholder"))
     assert 'ACCESS_KEY = "<KEY>"' in new and "TOKEN = '<KEY>'" in new and 'password = "<PASSWORD>"' in new
