@@ -238,6 +238,18 @@ def _candidate_lines(text: str, low: str, anchors: tuple[str, ...]) -> list[tupl
     return out
 
 
+def _matches(regex: Pattern[str], line: str) -> Iterator[re.Match[str]]:
+    """Every match of `regex` in `line`, left to right: a line may assign two secrets
+    (`{'a-password': 'x', 'b-password': 'y'}`), and a rescan of the redacted line must not find the second."""
+    pos = 0
+    while pos <= len(line):
+        m = regex.search(line, pos)
+        if m is None:
+            return
+        yield m
+        pos = max(m.end(), pos + 1)
+
+
 def keyword_findings(text: str, lower: Callable[[], str], lang: str | None, path: str | None,
                      min_password_length: int = 4) -> Iterator[Finding]:
     """KeywordDetector's regexes on the lines that mention a secret keyword, spans exact, values screened."""
@@ -251,20 +263,18 @@ def keyword_findings(text: str, lower: Callable[[], str], lang: str | None, path
         if len(line) > 1000 or not _KEYWORD_IN_LINE.search(low, ls, le):
             continue  # "key" of a dict, not one of the plugin's keywords: skip its five regexes
         for regex, group in regexes.items():
-            m = regex.search(line)
-            if not m:
-                continue
-            vs, ve = m.span(group)
-            if ds_heuristic.is_indirect_reference(line[:vs] + "v" + line[ve:]):
-                continue  # password = get_password(), secret = request.headers["x"] (the value masked first)
-            value = line[vs:ve]
-            name = line[:vs]
-            password = bool(_PASSWORD_WORDS.search(line[m.start():vs] + line[ve:m.end()]))
-            if ftype is FileType.CONFIG or ftype in (FileType.YAML, FileType.INI, FileType.TOML, FileType.PROPERTIES):
-                value = value.rstrip(",;")
-                ve = vs + len(value)
-            if not value or guards.is_hash_in_hash_context(value, name) or ds_heuristic.is_prefixed_with_dollar_sign(
-                    value) or ds_heuristic.is_likely_id_string(value, line):
-                continue
-            if guards.looks_like_credential_value(value, password=password, min_password_length=min_password_length):
-                yield Finding(ls + vs, ls + ve, PASSWORD if password else KEY, "detect-secrets:KeywordDetector")
+            for m in _matches(regex, line):
+                vs, ve = m.span(group)
+                if ds_heuristic.is_indirect_reference(line[:vs] + "v" + line[ve:]):
+                    continue  # password = get_password(), secret = request.headers["x"] (the value masked first)
+                value = line[vs:ve]
+                name = line[:vs]
+                password = bool(_PASSWORD_WORDS.search(line[m.start():vs] + line[ve:m.end()]))
+                if ftype is FileType.CONFIG or ftype in (FileType.YAML, FileType.INI, FileType.TOML, FileType.PROPERTIES):
+                    value = value.rstrip(",;")
+                    ve = vs + len(value)
+                if not value or guards.is_hash_in_hash_context(value, name) or ds_heuristic.is_prefixed_with_dollar_sign(
+                        value) or ds_heuristic.is_likely_id_string(value, line):
+                    continue
+                if guards.looks_like_credential_value(value, password=password, min_password_length=min_password_length):
+                    yield Finding(ls + vs, ls + ve, PASSWORD if password else KEY, "detect-secrets:KeywordDetector")

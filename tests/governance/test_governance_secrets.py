@@ -64,6 +64,19 @@ def test_text_that_lowers_longer_keeps_spans_and_ends():
         signal.signal(signal.SIGALRM, old)
 
 
+def test_every_assignment_on_a_line_is_found_and_the_rescan_is_clean():
+    """Two passwords in one dict literal (pydantic-settings' Key Vault tests, bench-scale's 4x corpus): the
+    keyword scan took the first match of a line only, so the rescan of the redacted text found the second
+    and the redact gate failed the stage."""
+    from tasks.redact.config import config_from_params
+    from tasks.redact.shard import redact_text
+
+    line = "secrets = {'databases--main-db--sql-password': 'Qm7-lattice', 'databases--replica--sql-password': 'Zr4-harbor'}\n"
+    assert _types(line) == [("PASSWORD", "Qm7-lattice"), ("PASSWORD", "Zr4-harbor")]
+    new, found, residual = redact_text(line, "Python", "tests/test_vault.py", config_from_params({}))
+    assert len(found) == 2 and residual == 0 and "Zr4-harbor" not in new and "Qm7-lattice" not in new
+
+
 def test_redaction_keeps_quotes_and_python_syntax():
     new, counts = redact(SOURCE, scan(SOURCE, "Python"), RedactConfig(ip_replacement="placeholder"))
     assert 'ACCESS_KEY = "<KEY>"' in new and "TOKEN = '<KEY>'" in new and 'password = "<PASSWORD>"' in new
