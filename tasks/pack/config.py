@@ -44,6 +44,15 @@ class Cooldown:
 
 
 @dataclass(frozen=True)
+class TextScreen:
+    """What text sources pass through before packing (tasks/pack/text_screen.py): exact dedup across all of
+    them (the code's normalisation) and decontamination against the quality stage's benchmark index."""
+
+    dedup: bool = True
+    decontaminate: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     seq_len: int = 4096                 # paper: 4K, then 16K for long context
     fim_rate: float = 0.5               # share of code documents turned into FIM (paper: 0.5)
@@ -53,6 +62,7 @@ class Config:
     add_bos: bool = True                # every document starts with BOS (as the released tokenizer's prompts do)
     mixture: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIXTURE))
     text_sources: tuple[TextSource, ...] = ()
+    text_screen: TextScreen = field(default_factory=TextScreen)
     code_text_languages: tuple[str, ...] = DEFAULT_CODE_TEXT_LANGUAGES
     cooldown: Cooldown = field(default_factory=Cooldown)
     workers: int = 1
@@ -132,6 +142,12 @@ def config_from_params(section: dict[str, Any]) -> Config:
         fraction=float(number(p, "pack.cooldown.fraction", lo=0, lo_open=True, hi=100, default=dc.fraction)),
         enabled=get(p, "pack.cooldown.enabled", default=dc.enabled, kind=bool),
     )
+    ts = get(p, "pack.text_screen", default={}, kind=dict)
+    for key in ts:
+        if key not in TextScreen.__dataclass_fields__:
+            raise ParamError(f"pack.text_screen.{key}: unknown key; expected dedup, decontaminate")
+    text_screen = TextScreen(dedup=get(p, "pack.text_screen.dedup", default=True, kind=bool),
+                             decontaminate=get(p, "pack.text_screen.decontaminate", default=True, kind=bool))
     return Config(
         seq_len=int(number(p, "pack.seq_len", lo=2, hi=1 << 24, integer=True, default=d.seq_len)),
         fim_rate=float(number(p, "pack.fim_rate", lo=0, hi=1, default=d.fim_rate)),
@@ -141,6 +157,7 @@ def config_from_params(section: dict[str, Any]) -> Config:
         add_bos=get(p, "pack.add_bos", default=d.add_bos, kind=bool),
         mixture=_mixture(p, "pack.mixture", d.mixture),
         text_sources=_text_sources(p),
+        text_screen=text_screen,
         code_text_languages=_str_list(p, "pack.code_text_languages", d.code_text_languages),
         cooldown=cooldown,
         workers=int(number(p, "pack.workers", lo=1, hi=1024, integer=True, default=d.workers)),

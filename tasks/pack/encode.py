@@ -29,6 +29,7 @@ from tasks.pack.config import SOURCES, Config, TextSource
 from tasks.pack.format import dtype_for_vocab
 from tasks.pack.sources import SOURCE_ID, Doc, read_clean_shard, read_text_source
 from tasks.pack.split import SplitPlan
+from tasks.pack.text_screen import rows_to_skip, skip_reason
 from tasks.tokenizer.special import special_ids
 
 SPLITS = ("train", "val")
@@ -154,10 +155,14 @@ def write_heldout(clean_path: str, out_path: str, split: SplitPlan) -> int:
 def encode_unit(unit: dict[str, Any], tokenizer_path: str, tok_path: str | os.PathLike, idx_path: str | os.PathLike,
                 split: SplitPlan, cfg: Config) -> dict[str, Any]:
     """Encode one unit into its token file (little-endian ids) and index file (.npy); return its stats.
+    A text source that text_screen saw (`unit["screen"]`: its hash file, the reducers' drops, its position)
+    skips the rows it refused, counted by reason in `skipped`.
 
     Encoding runs in a helper thread (tokenizers releases the GIL), one batch ahead of the Python
     work of reading the next batch and turning the previous one into ids, so that Python overhead
     overlaps the encoder instead of leaving its threads idle. Batches are written in order."""
+    screen = unit.get("screen")
+    skip = rows_to_skip(screen["hashes"], screen["drops"], screen["position"]) if screen else None
     tok = load_tokenizer(tokenizer_path)
     sp = special_ids(tok)
     dtype = dtype_for_vocab(tok.get_vocab_size()).newbyteorder("<")
@@ -214,6 +219,8 @@ def encode_unit(unit: dict[str, Any], tokenizer_path: str, tok_path: str | os.Pa
 
         for docs in _docs(unit, cfg):
             for doc in docs:
+                if doc.skip is None and skip is not None:
+                    doc.skip = skip_reason(int(doc.sample), skip)
                 if doc.skip:
                     skipped[doc.skip] += 1
                     continue

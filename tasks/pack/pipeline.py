@@ -30,6 +30,7 @@ from tasks.pack.config import SOURCES, Config
 from tasks.pack.encode import SPLITS, encode_unit, load_tokenizer, plan_units, unit_files
 from tasks.pack.format import dtype_for_vocab, write_header
 from tasks.pack.mixture import copies, plan_mixture
+from tasks.pack.text_screen import count_duplicates, screen_locally
 from tasks.pack.split import SplitPlan, plan_split
 from tasks.tokenizer.special import special_ids
 
@@ -232,9 +233,12 @@ def aggregate(unit_stats: list[dict[str, Any]], headers: dict[str, dict[str, Any
 
 
 def pack(clean_dir: str | os.PathLike, tokenizer_path: str | os.PathLike, out_dir: str | os.PathLike,
-         cfg: Config, workers: int | None = None) -> dict[str, Any]:
+         cfg: Config, workers: int | None = None, decontam_index: str | None = None,
+         min_gram_hits: int = 1) -> dict[str, Any]:
     """The whole stage. `workers` (default cfg.workers) processes encode the units in parallel; the
-    output replaces out_dir atomically (train/, val/, cooldown/ with header.json each)."""
+    output replaces out_dir atomically (train/, val/, cooldown/ with header.json each). Text sources are
+    screened first (tasks/pack/text_screen.py): exact dedup, and decontamination when `decontam_index` (a
+    quality benchmark index) is given."""
     workers = cfg.workers if workers is None else workers
     t0 = time.perf_counter()
     clean = [str(p) for p in list_shards(clean_dir)]
@@ -245,10 +249,13 @@ def pack(clean_dir: str | os.PathLike, tokenizer_path: str | os.PathLike, out_di
     with atomic_dir(out_dir) as building:
         work = building / WORK_DIR
         work.mkdir()
+        screened = screen_locally(units, cfg, work, decontam_index, min_gram_hits)
         stats = run_units(units, str(tokenizer_path), str(work), split, cfg, workers)
         paths = {u["index"]: unit_files(work, u["index"]) for u in units}
         metrics = finish(units, stats, str(tokenizer_path), paths, building, cfg, split,
                          previous_dir=out_dir if Path(out_dir).is_dir() else None)
+        if screened:
+            metrics["text_screen"] = count_duplicates(screened, units, stats)
         shutil.rmtree(work)
     metrics["seconds"] = round(time.perf_counter() - t0, 3)
     metrics["workers"] = workers
