@@ -815,51 +815,33 @@ PEAK_RATIO_MAX = 1.25     # ...and each stage's largest process at 20x stays wit
 # process; tracemalloc; py-spy of the flow process). Shown only for stages whose verdicts miss; the numbers
 # quoted are those profiling runs', the tables above are the runs' own.
 WHY_MISSED: dict[str, str] = {
-    "crawl": (
-        "Time: every source job gets the crawl Config, and `Config.sources` holds the whole manifest "
-        "(tasks/crawl/plan.py `run_crawl`: `runner(source_jobs(...), crawl_source_files, cfg, ...)`), so each of "
-        "the n tasks carries n specs (the pickled Config: 110 KB at 20x, 741 bytes without `sources`; 2601 x 110 "
-        "KB = 286 MB of task arguments): Prefect's `Task.submit` walks the parameters (`visit_collection`) and "
-        "the runner pickles them, O(n) per task, O(n^2) per stage. py-spy of the flow process in the 20x crawl: 95% "
-        "in `Task.submit`, half of it `visit_collection`, 29% Dask's `tokenize` (on Dask). CPU per source: 0.31 s "
-        "(78 sources), 0.19 s (390), 0.31 s (2601). On Dask the task specs stay in the scheduler and the workers "
-        "until the stage ends: during the 20x crawl the scheduler passed 2.7 GiB and both workers their 1 GiB "
-        "limit. Fix: pass the config without `sources` (each job already gets its spec). Memory: the partition "
-        "jobs read up to 2 x runtime.partition_mb of text (largest raw partition 23.4 MiB at 1x, where "
-        "min_partitions lowers the target to 12.1 MiB, and 32.0 MiB at 4x and 20x: the content-defined cuts reach "
-        "the forced cut at max_factor 2.0); not profiled further."),
+    # Rendered for a stage that misses a target; each from profiles of the 20x project copy (commit fdd6d65).
     "order": (
-        "Memory grows with the jobs a worker runs: tree-sitter 0.26.1's `Parser.parse(read_callable)` keeps a "
-        "reference to every chunk the callable returns, and tasks/order/parsing.py `parse` uses one (for its "
-        "timeout), so every file a worker parses stays in memory for the worker's life (150 distinct sources, "
-        "35 MiB: RSS +55 MiB through the callable, +1 MiB with `parser.parse(bytes)`). The 20x order jobs one "
-        "after the other in one process (every second partition): RSS after each job 330 -> 852 MiB while "
-        "pyarrow's pool holds 0 bytes; tracemalloc after 12 jobs: 125 MiB of live Python objects allocated at "
-        "tasks/order/repo.py:70 (`text.encode`) and tasks/order/parsing.py:51 (`parser.parse`). One job alone on "
-        "the largest 20x partition (29 MiB) peaks at 454 MiB. At 1x a pool worker runs 2 order jobs, at 20x 35. "
-        "Fix: parse the bytes (`parser.parse(source)`, bounded by max_parse_bytes) instead of a read callable, or "
-        "a binding whose read path releases its chunks, or workers recycled every few jobs."),
-    "filter": (
-        "Bounded by the partition, not the corpus: its 20x jobs one after the other in one process: RSS after each "
-        "271-428 MiB, no climb; one job alone on the largest raw partition (32.5 MiB) 349-368 MiB (imports 135 "
-        "MiB). The largest partition is 23.4 MiB of text at 1x (min_partitions 4 lowers the target to 12.1 MiB) "
-        "and 32.0 MiB at 4x and 20x (the forced cut at 2 x partition_mb): 1x sits below the bound the design sets."),
-    "dedup": (
-        "Each step alone is bounded: signatures, 35 of the 20x jobs in one process, peak 417 MiB (52 MiB "
-        "partition), no climb; candidates: 72,800 band rows in all, 2 reducers, one alone 254 MiB; verify, all 70 "
-        "jobs in one process, peak 438 MiB. A pool worker (~290 MiB after Prefect's imports) runs ~107 jobs of "
-        "five kinds at 20x (2 signature + 2 verify + 2 apply jobs at 1x) and peaked at 756 MiB, ~200 MiB above "
-        "what its largest job explains: heap kept across jobs of different kinds, not pinned down. The inputs "
-        "grow too: data/ordered partitions carry ~1.8x their raw partition's bytes (up to 57.8 MiB at 20x)."),
+        "Not a climb across jobs: the 20x order jobs (every fourth partition) one after the other in one process "
+        "leave RSS at 163 -> 221 MiB after each, the in-job peak 428 MiB (the tree-sitter read-callback leak that "
+        "climbed to 852 MiB is fixed). The peak follows the largest partition the stage reads, and partitions "
+        "are cut by raw bytes at the crawl (runtime.partition_mb 16, forced cut at 1.25x): after the filter the "
+        "largest holds 13.2 MiB of text at 1x (4 partitions, each keeping ~60%) and 19.3 MiB at 20x (86 "
+        "partitions, some keeping ~90%), 1.46x the input for 1.30x the memory. Bounded by the partition, not the "
+        "corpus; the fix is to cut again by kept bytes after the filter (or the crawl's cut by expected kept bytes)."),
     "pack": (
-        "Mostly the partition: data/clean partitions reach 50 MiB at 20x (data/ordered and data/clean carry "
-        "~1.8x their raw partition's bytes); 18 of the 20x encode jobs one after the other in one process peak "
-        "at 535 MiB on the 50 MiB units, RSS after each job drifting 318 -> 413 MiB."),
+        "The same cause as order: data/clean partitions hold at most 12.3 MiB of text at 1x and 19.1 MiB at 20x "
+        "(1.55x; cut by raw bytes at the crawl), for 1.40x the encode worker's peak; bounded by the partition."),
+    "quality": (
+        "The same cause as order (data/deduped partitions: the largest 1.46x bigger at 20x than at 1x); "
+        "its memory ratio sits at the bound."),
     "tokenizer": (
-        "The training sample is bounded by tokenizer.sample_bytes (100 MB): 1x's whole clean corpus (32 MB) "
-        "is under it, 4x and 20x train on 100 and 102 MB. The trainer (the flow process) still grows 597 -> "
-        "721 MiB from 4x to 20x on the same sample bytes: BPE's word counts grow with the sample's diversity "
-        "(2601 vs 390 repositories); not profiled further."),
+        "Trains on min(clean corpus, tokenizer.sample_bytes = 100 MB): 31 MB at 1x, 100 MB at 4x and 20x. Beyond "
+        "100 MB of clean text the sample stops growing, but the trainer (the flow process) still grows 649 -> "
+        "814 MiB from 4x to 20x on the same 100 MB: BPE's word-count table follows the sample's distinct words "
+        "(390 vs 2601 repositories). Bounded by sample_bytes and the sample's diversity, not by the corpus; "
+        "lower sample_bytes for a smaller trainer."),
+    "crawl": (
+        "CPU per source was O(n) in the manifest (every job carried every spec: O(n^2) task arguments); jobs now "
+        "get the config without the manifest."),
+    "dedup": (
+        "A pool worker runs ~100 jobs of five kinds at 20x; the heap is handed back after each "
+        "(tasks/common/jobs.py release_memory)."),
 }
 
 
