@@ -589,6 +589,7 @@ def run_one(scale: int, workers: int, specs: list[dict[str, Any]], work: Path, *
     env.update(PREFECT_API_URL=api_url, RAYON_NUM_THREADS=str(workers), OMP_NUM_THREADS=str(workers))
     dvc_yaml = yaml.safe_load((dest / "dvc.yaml").read_text())
     out: dict[str, Any] = {"scale": scale, "workers": workers, "runner": runner, "sources": len(specs), "stages": {},
+                           "prefect_db": _prefect_db(),
                            "loadavg_start": [round(x, 2) for x in os.getloadavg()], "code": _code_version(),
                            "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     try:
@@ -814,6 +815,14 @@ PEAK_RATIO_MAX = 1.25     # ...and each stage's largest process at 20x stays wit
 # a stage's jobs run one after the other in one fresh process, RSS after each; one job alone in a fresh
 # process; tracemalloc; py-spy of the flow process). Shown only for stages whose verdicts miss; the numbers
 # quoted are those profiling runs', the tables above are the runs' own.
+def _prefect_db() -> str:
+    """Which database the run's Prefect server used (flows.server: CODER_PIPELINE_PREFECT_DB), never a URL's password."""
+    from flows.server import DB_ENV
+
+    choice = os.environ.get(DB_ENV, "sqlite").strip() or "sqlite"
+    return "postgresql (a URL)" if choice.startswith("postgresql") else choice
+
+
 WHY_MISSED: dict[str, str] = {
     # Rendered for a stage that misses a target; each from profiles of the 20x project copy (commit fdd6d65).
     "order": (
@@ -1172,6 +1181,8 @@ def section_markdown(results: dict[str, Any]) -> str:
         lines += ["", "The largest corpus on a local cluster of separate worker processes (tests/support/services.py): "
                   + "; ".join(_cluster_words(k, r) for k, r in sorted(clusters.items()))
                   + ". Each cell: wall s / CPU s (flow tree + cluster) / largest process MiB (which)."
+                  + "".join(f" {k}: the Prefect server on {r['prefect_db']}." for k, r in sorted(clusters.items())
+                            if r.get("prefect_db", "sqlite") != "sqlite")
                   + ("".join(f" {k}: its cluster CPU counts only the processes alive at the end of a stage (measured "
                              "before the harness kept the CPU of workers that exit mid-stage, as Ray's do): an "
                              "undercount, not a figure to compare." for k, r in sorted(clusters.items())
