@@ -287,14 +287,20 @@ def pypi_files(name: str, client: HttpClient, index_url: str | None = None) -> l
 
 # ---------------------------------------------------------------- npm
 
+def _npm_document(client: HttpClient, registry: str | None, what: str, *path: str,
+                  accept: str = "application/json") -> dict:
+    """The registry's JSON answer for <registry>/<path...> (each part quoted); `what` names it in errors."""
+    reg = (registry or npm_registry_url()).rstrip("/")
+    url = "/".join([reg] + [urllib.parse.quote(part, safe="@") for part in path])
+    try:
+        return json.loads(client.get(url, headers={"Accept": accept}).body)
+    except ValueError as exc:
+        raise SourceError(f"npm {what}: registry answer is not JSON") from exc
+
+
 def npm_latest(name: str, client: HttpClient, registry: str | None = None) -> str:
     """The registry's `latest` dist-tag of `name`."""
-    reg = (registry or npm_registry_url()).rstrip("/")
-    url = f"{reg}/{urllib.parse.quote(name, safe='@')}"
-    try:
-        doc = json.loads(client.get(url, headers={"Accept": "application/vnd.npm.install-v1+json"}).body)
-    except ValueError as exc:
-        raise SourceError(f"npm {name}: registry answer is not JSON") from exc
+    doc = _npm_document(client, registry, name, name, accept="application/vnd.npm.install-v1+json")
     latest = (doc.get("dist-tags") or {}).get("latest")
     if not isinstance(latest, str) or not latest:
         raise SourceError(f"npm {name}: no `latest` dist-tag")
@@ -303,12 +309,7 @@ def npm_latest(name: str, client: HttpClient, registry: str | None = None) -> st
 
 def npm_artifact(name: str, version: str, client: HttpClient, registry: str | None = None) -> Artifact:
     """dist.tarball (+ integrity/shasum, license) of name@version from <registry>/<name>/<version>."""
-    reg = (registry or npm_registry_url()).rstrip("/")
-    url = f"{reg}/{urllib.parse.quote(name, safe='@')}/{urllib.parse.quote(version)}"
-    try:
-        doc = json.loads(client.get(url, headers={"Accept": "application/json"}).body)
-    except ValueError as exc:
-        raise SourceError(f"npm {name}@{version}: registry answer is not JSON") from exc
+    doc = _npm_document(client, registry, f"{name}@{version}", name, version)
     dist = doc.get("dist") or {}
     tarball = dist.get("tarball")
     if not tarball:
