@@ -20,7 +20,6 @@ from tasks.common.params import load_params, section
 
 IN_DIR, TOKENIZER, OUT_DIR, HELDOUT_DIR = "data/clean", "models/tokenizer/tokenizer.json", "data/packed", "data/heldout"
 STEP, HASH_STEP, DUPS_STEP = "pack-encode", "pack-text-hash", "pack-text-dups"
-REDUCER_BYTES = 64 << 20  # a text-dups reducer's share of the (route, digest, row, unit) rows
 
 
 @flow(name="pack", log_prints=True)
@@ -84,8 +83,7 @@ def screen_text(units: list[dict[str, Any]], cfg: Any, params: dict[str, Any], c
     """Text sources through exact dedup and decontamination before they are encoded
     (tasks/pack/text_screen.py): sets each text unit's `screen` (its hash file, the reducers' drop files, its
     position among the text sources) and returns the per-source counts and the job runs (to prune)."""
-    from tasks.common.shuffle import reducers_for, route_ranges
-    from tasks.pack.text_screen import ROW_BYTES, dups_job, hash_job, summary
+    from tasks.pack.text_screen import attach, dup_ranges, dups_job, hash_job, summary
 
     text = [u for u in units if u["kind"] == "text"]
     ts = cfg.text_screen
@@ -108,14 +106,13 @@ def screen_text(units: list[dict[str, Any]], cfg: Any, params: dict[str, Any], c
     runs: list[tuple[str, Any]] = [(HASH_STEP, hashed)]
     drop_paths: list[str] = []
     if ts.dedup:
-        ranges = route_ranges(reducers_for(sum(s["docs"] for s in hashed.summaries), ROW_BYTES, REDUCER_BYTES, least=1))
+        ranges = dup_ranges(hashed.summaries)
         dups_jobs = [Job(DUPS_STEP, f"range-{j:05d}", salt, inputs=tuple(hash_paths), outputs={"drops": None},
                          extra=f"{lo}:{hi}", cache=cache) for j, (lo, hi) in enumerate(ranges)]
         dups = map_jobs(dups_jobs, dups_job, desc="text dups", per_job=ranges)
         drop_paths = [str(entry_path(DUPS_STEP, k, "drops", cache)) for k in dups.keys]
         runs.append((DUPS_STEP, dups))
-    for pos, u in enumerate(text):
-        u["screen"] = {"hashes": hash_paths[pos], "drops": drop_paths, "position": pos}
+    attach(text, hash_paths, drop_paths)
     return summary(cfg, text, hashed.summaries), runs
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.common.shuffle import read_range_by_file, route_of, write_sorted
+from tasks.common.shuffle import read_range_by_file, reducers_for, route_of, route_ranges, write_sorted
 from tasks.pack.config import Config
 from tasks.pack.sources import read_text_source
 
@@ -31,6 +31,18 @@ HASH_SCHEMA = pa.schema([("route", pa.int64()), ("digest", pa.binary(16)), ("row
                          ("contaminated", pa.bool_())])
 DROP_SCHEMA = pa.schema([("unit", pa.int64()), ("row", pa.int64())])
 ROW_BYTES = 40  # a hash row as a reducer holds it (route, digest, row, unit)
+REDUCER_BYTES = 64 << 20  # a dups reducer's share of those rows
+
+
+def dup_ranges(hash_stats: Sequence[dict[str, Any]]) -> list[tuple[int, int | None]]:
+    """The route ranges of the dups reducers, from the hash jobs' document counts."""
+    return route_ranges(reducers_for(sum(s["docs"] for s in hash_stats), ROW_BYTES, REDUCER_BYTES, least=1))
+
+
+def attach(text_units: Sequence[dict[str, Any]], hashes: Sequence[str], drops: Sequence[str]) -> None:
+    """Give each text unit its `screen`: its hash file, every reducer's drops, its position among the sources."""
+    for pos, u in enumerate(text_units):
+        u["screen"] = {"hashes": hashes[pos], "drops": list(drops), "position": pos}
 
 
 def hash_job(inputs: tuple[str, ...], outs: dict[str, str], unit: dict[str, Any], cfg: Config,
@@ -126,8 +138,6 @@ def screen_locally(units: list[dict[str, Any]], cfg: Config, work: str | os.Path
     job cache); sets each text unit's `screen` as the flow does. Returns the `text_screen` summary."""
     from pathlib import Path
 
-    from tasks.common.shuffle import reducers_for, route_ranges
-
     text = [u for u in units if u["kind"] == "text"]
     if not text or not (cfg.text_screen.dedup or (cfg.text_screen.decontaminate and index_path)):
         return {}
@@ -138,10 +148,9 @@ def screen_locally(units: list[dict[str, Any]], cfg: Config, work: str | os.Path
              for u, h in zip(text, hashes)]
     drops: list[str] = []
     if cfg.text_screen.dedup:
-        ranges = route_ranges(reducers_for(sum(s["docs"] for s in stats), ROW_BYTES, 64 << 20, least=1))
+        ranges = dup_ranges(stats)
         drops = [str(work / f"text-dups-{j:05d}.parquet") for j in range(len(ranges))]
         for (lo, hi), path in zip(ranges, drops):
             dups_job(tuple(hashes), {"drops": path}, lo, hi)
-    for pos, u in enumerate(text):
-        u["screen"] = {"hashes": hashes[pos], "drops": drops, "position": pos}
+    attach(text, hashes, drops)
     return summary(cfg, text, stats)
