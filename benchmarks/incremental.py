@@ -193,9 +193,11 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"| {stage} | {a['cpu_s']} | {b['cpu_s']} | {ratio} | {a['wall_s']} | {b['wall_s']} | "
                      f"{a['reused']} / {a['computed']} | {'yes' if results['identical_outputs'][stage] else 'NO'} |")
     c = results["cpu"]
-    verdict = "met" if c["ratio"] is not None and c["ratio"] <= c["target"] else "missed"
+    verdict = ("not measured: the from-scratch run used no CPU time" if c["ratio"] is None
+               else "met" if c["ratio"] <= c["target"] else "missed")
+    share = "n/a" if c["ratio"] is None else f"{c['ratio']:.0%}"
     lines += ["", f"Data stages: night 2 used {c['incremental']} CPU s against {c['scratch']} from scratch: "
-              f"**{c['ratio']:.0%}** (target <= {c['target']:.0%}: {verdict}). Dedup decisions "
+              f"**{share}** (target <= {c['target']:.0%}: {verdict}). Dedup decisions "
               f"{'identical' if results['dedup_decisions_identical'] else 'DIFFERENT'} to the from-scratch run. "
               f"Crawl delta: {results['delta']}.", ""]
     return "\n".join(lines)

@@ -40,3 +40,10 @@ def test_make_bench_keeps_both_sections(tmp_path, monkeypatch):
     assert md.count(inc.BASES["1x"]["heading"] + "\n") == 1 and md.count(inc.BASES["4x"]["heading"] + "\n") == 1
     assert "**25%** (target <= 25%: met)" in md and "## Peers\n\np" in md
     assert inc.with_sections(md) == md
+
+
+def test_a_ratio_over_nothing_is_not_a_figure():
+    results = _results("1x")
+    results["cpu"].update(scratch=0.0, ratio=None)
+    md = inc.render(results)
+    assert "**n/a** (target <= 25%: not measured" in md and "met)" not in md
